@@ -1,0 +1,3 @@
+from celigo_operator.cli import main
+
+raise SystemExit(main())
