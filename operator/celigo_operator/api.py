@@ -1,0 +1,435 @@
+"""The CeligoConnector API: pydantic models of spec and status, the one source of truth.
+
+`crds/celigoconnectors.yaml` is generated from these models (`make crds`); a test fails when the
+committed file differs from `crd()`. Field descriptions become `kubectl explain` text.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "celigo-operator.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "CeligoConnector"
+PLURAL = "celigoconnectors"
+SINGULAR = "celigoconnector"
+SHORT_NAMES = ["celigo"]
+CATEGORIES = ["baton"]
+
+#: Label a source Secret must carry before the operator reads it (least privilege against the resource author).
+CREDENTIALS_OPT_IN_LABEL = f"{GROUP}/credentials"
+
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+HOST_ID = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
+IMAGE_REF = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+
+# Go-style durations ("30s", "5m", "1h30m") of at least 30 seconds, expressed as a pattern because v1alpha1
+# has no CEL rules: a non-zero hour or minute part, or a seconds part of 30 or more.
+_NZ = "[0-9]*[1-9][0-9]*"
+_N = "[0-9]+"
+_S30 = "0*([3-9][0-9]|[1-9][0-9][0-9]+)"
+DURATION_MIN_30S = rf"^({_NZ}h({_N}m)?({_N}s)?|({_N}h)?{_NZ}m({_N}s)?|({_N}h)?({_N}m)?{_S30}s)$"
+DURATION = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+
+_DURATION_PART = re.compile(r"([0-9]+)([hms])")
+
+
+def parse_duration(value: str) -> float:
+    """Seconds in a Go-style duration made of h, m and s parts ("1h30m", "45s")."""
+    if not value or not re.fullmatch(r"([0-9]+[hms])+", value):
+        raise ValueError(f"not a duration: {value!r} (use h, m and s, e.g. 5m or 1h30m)")
+    scale = {"h": 3600, "m": 60, "s": 1}
+    return float(sum(int(n) * scale[u] for n, u in _DURATION_PART.findall(value)))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+def _nested(factory: Any, description: str) -> Any:
+    """A sub-object that defaults to {} in the CRD too, so the API server fills in its fields' defaults."""
+    return Field(default_factory=factory, description=description, json_schema_extra={"default": {}})
+
+
+# --------------------------------------------------------------------------------------------- spec
+
+
+class CredentialKeys(_Model):
+    """Key names inside the source Secret; the defaults are the ConductorOne doc's own."""
+
+    client_id: Annotated[str, Field(pattern=SECRET_KEY, max_length=253)] = Field(
+        "BATON_CLIENT_ID", description="Key holding the ConductorOne client id."
+    )
+    client_secret: Annotated[str, Field(pattern=SECRET_KEY, max_length=253)] = Field(
+        "BATON_CLIENT_SECRET", description="Key holding the ConductorOne client secret."
+    )
+    celigo_access_token: Annotated[str, Field(pattern=SECRET_KEY, max_length=253)] = Field(
+        "BATON_CELIGO_ACCESS_TOKEN", description="Key holding the Celigo API token."
+    )
+
+
+class CredentialsSecretRef(_Model):
+    """A Secret in the resource's namespace, labelled celigo-operator.io/credentials: "true"."""
+
+    name: Annotated[str, Field(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)] = Field(
+        description="Name of the source Secret in the same namespace. It must carry the label "
+        'celigo-operator.io/credentials: "true" (opt-in), or the operator will not read it.'
+    )
+    keys: CredentialKeys = _nested(CredentialKeys, "Key names inside the Secret, if not the defaults.")
+
+
+class HealthCheck(_Model):
+    """The operator's own probe of the Celigo API."""
+
+    interval: Annotated[str, Field(pattern=DURATION_MIN_30S)] = Field(
+        "5m", description="How often the operator checks Celigo (Go-style duration, at least 30s)."
+    )
+
+
+class HealthServer(_Model):
+    """The connector's own health server; only newer connector versions have it, so it is off by default."""
+
+    enabled: bool = Field(False, description="Turn on the connector's health server and the pod probes.")
+    port: Annotated[int, Field(ge=1024, le=65535)] = Field(8081, description="Health server port.")
+
+
+class EnvVar(_Model):
+    """A plain environment variable for the connector container (no secret references)."""
+
+    name: Annotated[str, Field(pattern=ENV_NAME, max_length=253)] = Field(description="Variable name.")
+    value: str = Field("", description="Variable value.")
+
+
+class Toleration(_Model):
+    """A pod toleration, as in core/v1."""
+
+    key: str | None = Field(None, description="Taint key.")
+    operator: Literal["Exists", "Equal"] | None = Field(None, description="Exists or Equal.")
+    value: str | None = Field(None, description="Taint value.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(None, description="Effect.")
+    toleration_seconds: int | None = Field(None, description="For NoExecute: how long the pod stays.")
+
+
+class ResourceRequirements(_Model):
+    """Container requests and limits (quantities such as 100m, 128Mi)."""
+
+    requests: dict[str, int | str] | None = Field(None, description="Minimum resources.")
+    limits: dict[str, int | str] | None = Field(None, description="Maximum resources.")
+
+
+class ConductorOneSecretKeys(_Model):
+    """Key names in the ConductorOne API-credentials Secret."""
+
+    client_id: Annotated[str, Field(pattern=SECRET_KEY)] = Field(
+        "CONDUCTORONE_CLIENT_ID", description="Key holding the API client id."
+    )
+    client_secret: Annotated[str, Field(pattern=SECRET_KEY)] = Field(
+        "CONDUCTORONE_CLIENT_SECRET", description="Key holding the API client secret."
+    )
+
+
+class ConductorOneSecretRef(_Model):
+    """ConductorOne API credentials (never the connector's own), in an opted-in Secret."""
+
+    name: Annotated[str, Field(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)] = Field(
+        description='Secret in the same namespace, labelled celigo-operator.io/credentials: "true".'
+    )
+    keys: ConductorOneSecretKeys = _nested(ConductorOneSecretKeys, "Key names.")
+
+
+class ConductorOne(_Model):
+    """Optional: lets the operator read the connector's sync status from ConductorOne (Synced)."""
+
+    app_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")] = Field(
+        description="ConductorOne app id."
+    )
+    connector_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")] = Field(
+        description="ConductorOne connector id."
+    )
+    credentials_secret_ref: ConductorOneSecretRef = Field(description="API credentials for ConductorOne.")
+
+
+class CeligoConnectorSpec(_Model):
+    """Desired state of one baton-celigo connector."""
+
+    region: Literal["us", "eu"] = Field("us", description="Celigo region: us or eu.")
+    credentials_secret_ref: CredentialsSecretRef = Field(description="Where the credentials come from.")
+    provisioning: bool = Field(False, description="Let ConductorOne grant and revoke Celigo roles.")
+    image: Annotated[str, Field(pattern=IMAGE_REF, max_length=512)] | None = Field(
+        None,
+        description="Connector image (tag or digest). Must match the operator's image allowlist; "
+        "empty means the operator's pinned default.",
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
+        None, description="Image pull policy; empty means the Kubernetes default for the image."
+    )
+    host_id: Annotated[str, Field(pattern=HOST_ID)] | None = Field(
+        None, description="BATON_HOST_ID; defaults to <namespace>-<name>, stable across pod restarts."
+    )
+    args: list[str] | None = Field(
+        None, description="Container args. Empty: none (service mode starts from BATON_CLIENT_ID)."
+    )
+    log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="BATON_LOG_LEVEL.")
+    log_format: Literal["json", "console"] = Field("json", description="BATON_LOG_FORMAT.")
+    health_check: HealthCheck = _nested(HealthCheck, "The operator's Celigo probe.")
+    health_server: HealthServer = _nested(HealthServer, "The connector's own health server and probes.")
+    conductor_one: ConductorOne | None = Field(None, description="ConductorOne sync status (optional).")
+    suspend: bool = Field(False, description="Stop changing the children; keep them as they are.")
+    replicas: Annotated[int, Field(ge=0, le=10)] = Field(1, description="Connector pods (they share tasks).")
+    resources: ResourceRequirements | None = Field(None, description="Container resources.")
+    node_selector: dict[str, str] | None = Field(None, description="Pod node selector.")
+    tolerations: list[Toleration] | None = Field(None, description="Pod tolerations.")
+    affinity: dict[str, Any] | None = Field(None, description="Pod affinity, as in core/v1.")
+    pod_labels: dict[str, str] | None = Field(None, description="Extra pod labels.")
+    pod_annotations: dict[str, str] | None = Field(None, description="Extra pod annotations.")
+    image_pull_secrets: list[str] | None = Field(None, description="Names of image pull Secrets.")
+    extra_env: list[EnvVar] | None = Field(
+        None, description="Extra plain environment variables (not the credential variables)."
+    )
+
+
+# ------------------------------------------------------------------------------------------- status
+
+
+class Condition(_Model):
+    """A condition following the Kubernetes API conventions."""
+
+    type: str = Field(description="Condition type.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason.")
+    message: str = Field("", description="Human-readable details.")
+    last_transition_time: str = Field(description="When status last changed.")
+    observed_generation: int | None = Field(None, description="Generation this condition was set for.")
+
+
+class Roles(_Model):
+    """Users per account access level (the connector's roles)."""
+
+    administrator: int = Field(0, description="Users with accessLevel administrator.")
+    manage: int = Field(0, description="Users with accessLevel manage.")
+    monitor: int = Field(0, description="Users with accessLevel monitor.")
+
+
+class Inventory(_Model):
+    """What the connector will see in Celigo, measured by the operator."""
+
+    users: int = Field(0, description="Users (account shares).")
+    integration_only_users: int = Field(0, description="Users with access to single integrations only.")
+    integrations: int = Field(0, description="Integrations.")
+    roles: Roles = _nested(Roles, "Users per role.")
+    checked_at: str | None = Field(None, description="When the inventory was read.")
+
+
+class CredentialsStatus(_Model):
+    """Which credential set the connector runs with: an HMAC, never a value."""
+
+    version: str | None = Field(None, description="HMAC of the credentials in use.")
+    secret_name: str | None = Field(None, description="The operator-owned Secret holding them.")
+    rotated_at: str | None = Field(None, description="When the connector last moved to new credentials.")
+    last_rotation_result: str | None = Field(None, description="Outcome of the last credential change.")
+
+
+class ConnectorStatus(_Model):
+    """The connector workload as last seen."""
+
+    deployment: str | None = Field(None, description="Deployment name.")
+    secret: str | None = Field(None, description="Current credentials Secret name.")
+    image: str | None = Field(None, description="Image in the pod template.")
+    replicas: int | None = Field(None, description="Desired replicas.")
+    updated_replicas: int | None = Field(None, description="Pods on the current template.")
+    available_replicas: int | None = Field(None, description="Available pods.")
+
+
+class CeligoConnectorStatus(_Model):
+    """Observed state, written by the operator."""
+
+    observed_generation: int | None = Field(None, description="The spec generation last acted on.")
+    conditions: list[Condition] | None = Field(None, description="Current conditions.")
+    last_check_time: str | None = Field(None, description="When the operator last checked health.")
+    inventory: Inventory | None = Field(None, description="Celigo inventory the connector will see.")
+    credentials: CredentialsStatus | None = Field(None, description="Credential version in use.")
+    connector: ConnectorStatus | None = Field(None, description="The connector workload.")
+    sync: dict[str, Any] | None = Field(None, description="ConductorOne sync status, when configured.")
+    rotation: dict[str, Any] | None = Field(None, description="Credential rotation journal.")
+
+
+class CeligoConnector(_Model):
+    """A CeligoConnector resource."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    spec: CeligoConnectorSpec
+    status: CeligoConnectorStatus | None = None
+
+
+# --------------------------------------------------------------------------------------------- CRD
+
+PRINTER_COLUMNS: list[dict[str, Any]] = [
+    {
+        "name": "Ready",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+        "description": "Whether the connector is healthy.",
+    },
+    {
+        "name": "Reason",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+        "description": "Why, in one word.",
+    },
+    {"name": "Region", "type": "string", "jsonPath": ".spec.region", "description": "Celigo region."},
+    {
+        "name": "Users",
+        "type": "integer",
+        "jsonPath": ".status.inventory.users",
+        "description": "Celigo users the connector will see.",
+    },
+    {
+        "name": "Checked",
+        "type": "date",
+        "jsonPath": ".status.lastCheckTime",
+        "description": "Last health check.",
+    },
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {
+        "name": "Message",
+        "type": "string",
+        "priority": 1,
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].message',
+        "description": "What to do about it.",
+    },
+    {
+        "name": "Image",
+        "type": "string",
+        "priority": 1,
+        "jsonPath": ".status.connector.image",
+        "description": "Connector image.",
+    },
+]
+
+_DROP = {"title", "additionalProperties"}
+
+
+def _structural(node: Any, defs: dict[str, Any]) -> Any:
+    """Turn a pydantic JSON schema node into a Kubernetes structural-schema node."""
+    if isinstance(node, list):
+        return [_structural(n, defs) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = copy.deepcopy(defs[node["$ref"].split("/")[-1]])
+        extra = {k: v for k, v in node.items() if k != "$ref"}
+        target.update(extra)
+        return _structural(target, defs)
+    if "anyOf" in node:
+        options = [o for o in node["anyOf"] if o.get("type") != "null"]
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        types = sorted(o.get("type", "") for o in options)
+        if types == ["integer", "string"]:
+            return {**_structural(rest, defs), "x-kubernetes-int-or-string": True}
+        if len(options) != 1:
+            raise ValueError(f"cannot express {node} in a structural schema")
+        merged = {**options[0], **rest}
+        if merged.get("default", 0) is None:
+            merged.pop("default")
+        return _structural(merged, defs)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROP or key == "$defs":
+            continue
+        if key == "properties":
+            out[key] = {k: _structural(v, defs) for k, v in value.items()}
+        elif key == "items":
+            out[key] = _structural(value, defs)
+        elif key == "default" and value is None:
+            continue
+        else:
+            out[key] = value
+    if node.get("type") == "object" and "additionalProperties" in node and "properties" not in node:
+        extra = node["additionalProperties"]
+        if extra is True or extra == {}:
+            out["x-kubernetes-preserve-unknown-fields"] = True
+        else:
+            out["additionalProperties"] = _structural(extra, defs)
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    return out
+
+
+def _openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    return dict(_structural(raw, raw.get("$defs", {})))
+
+
+def _spec_schema() -> dict[str, Any]:
+    schema = _openapi_schema(CeligoConnectorSpec)
+    affinity = schema["properties"]["affinity"]
+    affinity.pop("additionalProperties", None)
+    affinity["x-kubernetes-preserve-unknown-fields"] = True
+    return schema
+
+
+def _status_schema() -> dict[str, Any]:
+    schema = _openapi_schema(CeligoConnectorStatus)
+    conditions = schema["properties"]["conditions"]
+    conditions["x-kubernetes-list-type"] = "map"
+    conditions["x-kubernetes-list-map-keys"] = ["type"]
+    conditions["items"]["properties"]["lastTransitionTime"]["format"] = "date-time"
+    for name in ("sync", "rotation"):
+        node = schema["properties"][name]
+        node.pop("additionalProperties", None)
+        node["x-kubernetes-preserve-unknown-fields"] = True
+    return schema
+
+
+def crd() -> dict[str, Any]:
+    """The CustomResourceDefinition, generated from the models above."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{PLURAL}.{GROUP}", "labels": {"app.kubernetes.io/name": "celigo-operator"}},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": SINGULAR,
+                "shortNames": SHORT_NAMES,
+                "categories": CATEGORIES,
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "CeligoConnector runs ConductorOne's baton-celigo connector: the "
+                            "operator creates its Secret and Deployment, rotates credentials safely and "
+                            "reports sync health in status.",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string", "description": "API version."},
+                                "kind": {"type": "string", "description": "Kind."},
+                                "metadata": {"type": "object"},
+                                "spec": {**_spec_schema(), "description": "Desired state of the connector."},
+                                "status": {**_status_schema(), "description": "Observed state."},
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }

@@ -1,0 +1,137 @@
+"""`celigo-operator run | demo | doctor | crd | emulator | version`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from celigo_operator import __version__, api
+from celigo_operator.config import OperatorConfig
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors in a pod."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        k8s_obj = getattr(record, "k8s_ref", None)
+        if isinstance(k8s_obj, dict):
+            entry["object"] = f"{k8s_obj.get('namespace', '')}/{k8s_obj.get('name', '')}"
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(entry)
+
+
+def setup_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # urllib3/httpx at DEBUG would print request headers (bearer tokens): keep them quiet at any level.
+    for noisy in ("urllib3", "httpx", "httpcore", "aiohttp.access", "kubernetes.client.rest"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from celigo_operator import runtime
+    from celigo_operator.kube import load_api_client
+
+    namespaces = () if args.all_namespaces else tuple(args.namespace or ())
+    config = OperatorConfig.from_env(
+        namespaces=namespaces or None,
+        log_format=args.log_format,
+        log_level=args.log_level,
+        liveness_endpoint=args.liveness,
+        tick_interval=args.tick_interval,
+    )
+    if args.all_namespaces:
+        config = dataclasses.replace(config, namespaces=())
+    setup_logging(config.log_format, config.log_level)
+    logging.getLogger(__name__).info(
+        "celigo-operator %s starting: %s",
+        __version__,
+        "all namespaces" if not config.namespaces else "namespaces " + ", ".join(config.namespaces),
+    )
+    runtime.run(config, load_api_client(args.kubeconfig, args.context))
+    return 0
+
+
+def _crd(_: argparse.Namespace) -> int:
+    sys.stdout.write("# Generated from operator/celigo_operator/api.py by `make crds`; do not edit.\n")
+    sys.stdout.write(yaml.safe_dump(api.crd(), sort_keys=False, width=120))
+    return 0
+
+
+def _version(_: argparse.Namespace) -> int:
+    print(__version__)
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from celigo_operator.testing.kube.cli import run_emulator_cli
+
+    argv = ["--port", str(args.port), "--kubeconfig", args.kubeconfig]
+    return int(run_emulator_cli(argv) or 0)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from celigo_operator.testing.demo import run_demo
+
+    return run_demo(exit_after=args.exit)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="celigo-operator", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the operator against the current kubeconfig context or in-cluster")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", "-n", action="append", help="watch this namespace (repeatable)")
+    scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace")
+    run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    run.add_argument("--context", help="kubeconfig context")
+    run.add_argument(
+        "--log-format", choices=["text", "json"], help="log format (env CELIGO_OPERATOR_LOG_FORMAT)"
+    )
+    run.add_argument("--log-level", help="log level (env CELIGO_OPERATOR_LOG_LEVEL)")
+    run.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--tick-interval", type=float, help="seconds between re-reads of each resource")
+    run.set_defaults(func=_run)
+
+    sub.add_parser("crd", help="print the CustomResourceDefinition").set_defaults(func=_crd)
+    sub.add_parser("version", help="print the version").set_defaults(func=_version)
+
+    emu = sub.add_parser("emulator", help="serve the Kubernetes API emulator until interrupted")
+    emu.add_argument("--port", type=int, default=8001)
+    emu.add_argument("--kubeconfig", default=".demo/kubeconfig")
+    emu.set_defaults(func=_emulator)
+
+    demo = sub.add_parser(
+        "demo", help="emulator + fake Celigo + operator + sample resource, shown with kubectl"
+    )
+    demo.add_argument(
+        "--exit", action="store_true", default=None, help="exit after showing (also DEMO_EXIT=1)"
+    )
+    demo.set_defaults(func=_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))

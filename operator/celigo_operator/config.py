@@ -1,0 +1,84 @@
+"""Operator configuration: one place, read from flags and CELIGO_OPERATOR_* environment variables.
+
+What a resource author must not control lives here: the image allowlist, the Celigo and ConductorOne base
+URLs (a resource pointing its token at an arbitrary URL would exfiltrate it), the HMAC key's location.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+DEFAULT_IMAGE = "public.ecr.aws/conductorone/baton-celigo:v0.1.7"
+DEFAULT_IMAGE_ALLOWLIST = ("public.ecr.aws/conductorone/", "ghcr.io/conductorone/")
+ENV_PREFIX = "CELIGO_OPERATOR_"
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """Settings of one operator process. Every interval is configurable so tests never wait on defaults."""
+
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces (cluster-wide mode)
+    operator_namespace: str = "celigo-operator"
+    hmac_secret_name: str = "celigo-operator-hmac"
+    default_image: str = DEFAULT_IMAGE
+    image_allowlist: tuple[str, ...] = DEFAULT_IMAGE_ALLOWLIST  # image reference prefixes
+    celigo_base_urls: Mapping[str, str] = field(default_factory=dict)  # region -> URL override
+    connector_base_url: str | None = None  # BATON_BASE_URL handed to the connector (newer versions only)
+    conductorone_base_url: str | None = None  # override of https://<tenant-host>
+    tick_interval: float = 30.0  # how often each resource is re-read: credential changes reach pods < 1 min
+    health_jitter: float = 0.1  # fraction of the health interval used to spread checks
+    status_refresh: float = 3600.0  # lastCheckTime is refreshed at most this often when nothing changed
+    min_ready_seconds: int = 10
+    api_timeout: float = 30.0
+    api_workers: int = 8
+    celigo_timeout: float = 10.0
+    log_format: str = "text"  # text | json
+    log_level: str = "INFO"
+    standalone: bool = True  # no kopf peering; HA uses a Lease instead
+    liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
+    metrics_port: int | None = 9090
+    watch_server_timeout: int = 300
+    watch_client_timeout: int = 330
+
+    def celigo_base_url(self, region: str) -> str | None:
+        """The operator-level Celigo URL for a region, or None for Celigo's own."""
+        return self.celigo_base_urls.get(region)
+
+    def image_allowed(self, image: str) -> bool:
+        return any(image.startswith(prefix) for prefix in self.image_allowlist)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> OperatorConfig:
+        """Build from CELIGO_OPERATOR_<FIELD> variables (comma lists, k=v maps), then explicit overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, getattr(cls(), f.name))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+
+def _parse(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError(raw)
+            return raw.lower() in {"true", "1", "yes"}
+        if isinstance(default, tuple):
+            return tuple(p.strip() for p in raw.split(",") if p.strip())
+        if isinstance(default, Mapping):
+            pairs = (p.split("=", 1) for p in raw.split(",") if p.strip())
+            return {k.strip(): v.strip() for k, v in pairs}
+        if isinstance(default, int) and not isinstance(default, bool):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return raw
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}: cannot parse {raw!r}") from exc

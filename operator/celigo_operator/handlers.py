@@ -1,0 +1,73 @@
+"""kopf decorators only: every event lands in the same level-based reconcile (`Runtime.handle`).
+
+There is deliberately no handler on Secrets: kopf would stream every Secret in scope and copy data into its
+annotations. The referenced Secret is re-read on each tick instead, so a change reaches pods within
+`tick_interval` (30 s by default).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import kopf
+from kubernetes import client as k8s
+
+from celigo_operator import api
+
+if TYPE_CHECKING:
+    from celigo_operator.runtime import Runtime
+
+RESOURCE = (api.GROUP, api.VERSION, api.PLURAL)
+
+
+def connection_info(api_client: k8s.ApiClient) -> kopf.ConnectionInfo:
+    """kopf talks to the same API server, with the same credentials, as our own client."""
+    cfg = api_client.configuration
+    header = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix("authorization") or ""
+    parts = header.split(" ", 1) if header else []
+    scheme, token = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0] if parts else None)
+    return kopf.ConnectionInfo(
+        server=cfg.host,
+        ca_path=cfg.ssl_ca_cert,
+        insecure=not cfg.verify_ssl,
+        username=cfg.username or None,
+        password=cfg.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=cfg.cert_file,
+        private_key_path=cfg.key_file,
+    )
+
+
+def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+    """Attach the handlers to `registry`; intervals come from the runtime's configuration."""
+    config = runtime.config
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return connection_info(runtime.api_client)
+
+    @kopf.on.startup(registry=registry)
+    async def startup(**_: Any) -> None:
+        await runtime.startup()
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        await runtime.cleanup()
+
+    @kopf.on.probe(id="ready", registry=registry)
+    def probe(**_: Any) -> bool:
+        return runtime.reconciler is not None
+
+    @kopf.on.resume(*RESOURCE, registry=registry)
+    @kopf.on.create(*RESOURCE, registry=registry)
+    @kopf.on.update(*RESOURCE, registry=registry)
+    async def reconcile(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+        await runtime.handle(body, logger)
+
+    @kopf.timer(
+        *RESOURCE, registry=registry, interval=config.tick_interval, initial_delay=config.tick_interval
+    )
+    async def tick(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+        await runtime.handle(body, logger)

@@ -1,0 +1,217 @@
+"""The Kubernetes API as the rest of the operator needs it.
+
+The `kubernetes` client is synchronous, so every call runs on a small thread pool, never on kopf's event
+loop. Objects travel as plain dicts (`_preload_content=False`): no model round trip, field names as the API
+spells them. Errors become `KubeError` carrying the Status reason and code only, never a response body, so
+no Secret content can leak through an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+from celigo_operator import api
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class KubeError(Exception):
+    """A failed API call: code and reason from the Status, a message that never carries object data."""
+
+    def __init__(self, code: int, reason: str, message: str, *, kind: str = "", name: str = "") -> None:
+        super().__init__(f"{reason} ({code}) on {kind} {name}: {message}".strip())
+        self.code = code
+        self.reason = reason
+        self.kind = kind
+        self.name = name
+
+    @property
+    def not_found(self) -> bool:
+        return self.code == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.code == 409
+
+
+def _error(exc: ApiException, kind: str, name: str) -> KubeError:
+    reason, message = str(exc.reason or ""), ""
+    try:
+        status = json.loads(exc.body or "{}")
+        reason = status.get("reason") or reason
+        # A Secret's Invalid message could quote a value; keep only what is safe to log.
+        message = "" if kind == "Secret" else str(status.get("message", ""))[:500]
+    except (ValueError, TypeError):
+        pass
+    return KubeError(int(exc.status or 0), reason, message, kind=kind, name=name)
+
+
+def load_api_client(kubeconfig: str | None = None, context: str | None = None) -> k8s.ApiClient:
+    """In-cluster config when running in a pod, else the kubeconfig (explicit path, $KUBECONFIG, ~/.kube)."""
+    if kubeconfig is None:
+        try:
+            k8s_config.load_incluster_config()
+            return k8s.ApiClient()
+        except k8s_config.ConfigException:
+            pass
+    cfg = k8s.Configuration()
+    k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
+    return k8s.ApiClient(cfg)
+
+
+class Kube:
+    """Async facade over the synchronous client: one method per verb the operator uses."""
+
+    def __init__(self, api_client: k8s.ApiClient, *, workers: int = 8, timeout: float = 30.0) -> None:
+        self._api = api_client
+        self._core = k8s.CoreV1Api(api_client)
+        self._apps = k8s.AppsV1Api(api_client)
+        self._custom = k8s.CustomObjectsApi(api_client)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kube")
+        self._timeout = timeout
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._api.close()
+
+    async def _call(self, kind: str, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("_preload_content", False)
+        kwargs.setdefault("_request_timeout", self._timeout)
+
+        def run() -> Any:
+            try:
+                response = fn(*args, **kwargs)
+            except ApiException as exc:
+                raise _error(exc, kind, name) from None
+            data = response.data
+            return json.loads(data) if data else {}
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+
+    async def _get_or_none(self, kind: str, name: str, fn: Callable[..., Any], *args: Any) -> dict | None:
+        try:
+            return dict(await self._call(kind, name, fn, *args))
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    # --- Secrets (only the ones we name: the operator never lists Secrets it does not own) ---
+    async def get_secret(self, namespace: str, name: str) -> dict | None:
+        return await self._get_or_none("Secret", name, self._core.read_namespaced_secret, name, namespace)
+
+    async def create_secret(self, body: Mapping[str, Any]) -> dict:
+        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        return dict(await self._call("Secret", name, self._core.create_namespaced_secret, ns, body))
+
+    async def delete_secret(self, namespace: str, name: str) -> None:
+        try:
+            await self._call("Secret", name, self._core.delete_namespaced_secret, name, namespace)
+        except KubeError as exc:
+            if not exc.not_found:
+                raise
+
+    async def list_secrets(self, namespace: str, label_selector: str) -> list[dict]:
+        result = await self._call(
+            "Secret", "", self._core.list_namespaced_secret, namespace, label_selector=label_selector
+        )
+        return list(result.get("items", []))
+
+    # --- Deployments and pods ---
+    async def get_deployment(self, namespace: str, name: str) -> dict | None:
+        return await self._get_or_none(
+            "Deployment", name, self._apps.read_namespaced_deployment, name, namespace
+        )
+
+    async def create_deployment(self, body: Mapping[str, Any]) -> dict:
+        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        return dict(await self._call("Deployment", name, self._apps.create_namespaced_deployment, ns, body))
+
+    async def replace_deployment(self, body: Mapping[str, Any]) -> dict:
+        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        return dict(
+            await self._call("Deployment", name, self._apps.replace_namespaced_deployment, name, ns, body)
+        )
+
+    async def list_pods(self, namespace: str, label_selector: str) -> list[dict]:
+        result = await self._call(
+            "Pod", "", self._core.list_namespaced_pod, namespace, label_selector=label_selector
+        )
+        return list(result.get("items", []))
+
+    # --- CeligoConnector ---
+    async def get_connector(self, namespace: str, name: str) -> dict | None:
+        return await self._get_or_none(
+            api.KIND,
+            name,
+            self._custom.get_namespaced_custom_object,
+            api.GROUP,
+            api.VERSION,
+            namespace,
+            api.PLURAL,
+            name,
+        )
+
+    async def patch_connector_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> dict:
+        """Merge-patch the status subresource (lists such as conditions are replaced whole)."""
+        return dict(
+            await self._call(
+                api.KIND,
+                name,
+                self._custom.patch_namespaced_custom_object_status,
+                api.GROUP,
+                api.VERSION,
+                namespace,
+                api.PLURAL,
+                name,
+                {"status": status},
+            )
+        )
+
+    # --- the operator's own HMAC key ---
+    async def load_or_create_hmac_key(self, namespace: str, name: str) -> bytes:
+        """The stable key behind every credentials version: created once, then only read, so an operator
+        restart computes the same versions and rolls nothing."""
+        for _ in range(3):
+            existing = await self.get_secret(namespace, name)
+            if existing is not None:
+                raw = (existing.get("data") or {}).get("key", "")
+                key = base64.b64decode(raw)
+                if len(key) < 32:
+                    raise KubeError(
+                        422,
+                        "InvalidHmacKey",
+                        "the HMAC key Secret holds fewer than 32 bytes",
+                        kind="Secret",
+                        name=name,
+                    )
+                return key
+            body = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": {"app.kubernetes.io/managed-by": "celigo-operator"},
+                },
+                "type": "Opaque",
+                "data": {"key": base64.b64encode(secrets.token_bytes(32)).decode()},
+            }
+            try:
+                await self.create_secret(body)
+            except KubeError as exc:
+                if not exc.conflict:
+                    raise
+        raise KubeError(409, "Conflict", "could not read or create the HMAC key", kind="Secret", name=name)

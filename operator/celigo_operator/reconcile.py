@@ -1,0 +1,463 @@
+"""Desired vs actual: one idempotent, level-based entry point for create, update, resume and timer ticks.
+
+`reconcile()` reads the resource, its source Secret and its children, repairs what drifted, and returns the
+status it observed plus the Events worth posting. It never writes the status itself: the caller compares
+and writes only what changed. Killed at any line, the next call converges to the same state.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from celigo_operator import api, manifests
+from celigo_operator import conditions as cond
+from celigo_operator.api import CeligoConnectorSpec
+from celigo_operator.conditions import Cond
+from celigo_operator.config import OperatorConfig
+from celigo_operator.credentials import CredentialFormatError, parse_client_id, parse_client_secret
+from celigo_operator.kube import Kube, KubeError
+from celigo_operator.manifests import ConnectorCredentials, Owner
+
+log = logging.getLogger(__name__)
+
+#: Verifies a credential set before it replaces a working one; returns None when fine, else a Cond for
+#: CredentialsValid explaining the refusal. Wired to the Celigo client by the health layer.
+Verifier = Callable[[CeligoConnectorSpec, ConnectorCredentials], Awaitable[Cond | None]]
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    """What one reconcile saw and did."""
+
+    status: dict[str, Any]
+    events: list[Event] = field(default_factory=list)
+    spec: CeligoConnectorSpec | None = None
+    credentials: ConnectorCredentials | None = None
+
+
+class CredentialProblem(Exception):
+    """The source Secret cannot give a usable credential set; reason is a CredentialsValid reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _decode(secret: Mapping[str, Any], key: str, where: str) -> str:
+    raw = (secret.get("data") or {}).get(key)
+    if raw is None:
+        raw_text = (secret.get("stringData") or {}).get(key)
+        if raw_text is None:
+            raise CredentialProblem("KeyMissing", f"{where} has no key {key}.")
+        value = str(raw_text)
+    else:
+        try:
+            value = base64.b64decode(raw, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise CredentialProblem("KeyMissing", f"{where} key {key} is not valid UTF-8 text.") from None
+    if not value.strip():
+        raise CredentialProblem("KeyMissing", f"{where} key {key} is empty.")
+    return value.strip()
+
+
+def credentials_from_secret(
+    secret: Mapping[str, Any] | None, ref: api.CredentialsSecretRef, namespace: str
+) -> ConnectorCredentials:
+    """Read and check the source Secret the way the connector would; messages name Secret and key only."""
+    where = f"Secret {namespace}/{ref.name}"
+    if secret is None:
+        raise CredentialProblem("SecretNotFound", f"{where} does not exist.")
+    labels = (secret.get("metadata") or {}).get("labels") or {}
+    if labels.get(api.CREDENTIALS_OPT_IN_LABEL) != "true":
+        raise CredentialProblem(
+            "SecretNotOptedIn",
+            f'{where} is not labelled {api.CREDENTIALS_OPT_IN_LABEL}: "true"; the operator only reads '
+            "Secrets that opt in.",
+        )
+    keys = ref.keys
+    missing = [
+        k for k in (keys.client_id, keys.client_secret, keys.celigo_access_token) if not _has_value(secret, k)
+    ]
+    if missing:
+        raise CredentialProblem(
+            "KeyMissing", f"{where} is missing or has empty key(s): {', '.join(missing)}."
+        )
+    client_id = _decode(secret, keys.client_id, where)
+    client_secret = _decode(secret, keys.client_secret, where)
+    token = _decode(secret, keys.celigo_access_token, where)
+    try:
+        parse_client_id(client_id)
+    except CredentialFormatError as exc:
+        raise CredentialProblem(
+            "MalformedClientId",
+            f"{where} key {keys.client_id}: {exc.reason} (expected <name>@<tenant-host>/<rest>).",
+        ) from None
+    try:
+        parse_client_secret(client_secret)
+    except CredentialFormatError as exc:
+        raise CredentialProblem(
+            "MalformedClientSecret",
+            f"{where} key {keys.client_secret}: {exc.reason} "
+            "(expected secret-token:conductorone.com:v1:<base64url Ed25519 JWK>).",
+        ) from None
+    return ConnectorCredentials(client_id=client_id, client_secret=client_secret, access_token=token)
+
+
+def _has_value(secret: Mapping[str, Any], key: str) -> bool:
+    try:
+        _decode(secret, key, "")
+    except CredentialProblem:
+        return False
+    return True
+
+
+def check_spec(spec: CeligoConnectorSpec, config: OperatorConfig) -> Cond | None:
+    """Cross-field and operator-policy checks the schema cannot express; None when the spec is usable."""
+    image = manifests.connector_image(spec, config)
+    if not config.image_allowed(image):
+        allowed = ", ".join(config.image_allowlist) or "(none)"
+        return Cond.false(
+            cond.RECONCILED,
+            "ImageNotAllowed",
+            f"spec.image {image} is not allowed by the operator; allowed prefixes: {allowed}.",
+        )
+    clashes = sorted({e.name for e in spec.extra_env or []} & manifests.MANAGED_ENV)
+    if clashes:
+        return Cond.false(
+            cond.RECONCILED,
+            "InvalidSpec",
+            f"spec.extraEnv may not set {', '.join(clashes)}: the operator manages these variables.",
+        )
+    names = [e.name for e in spec.extra_env or []]
+    if len(names) != len(set(names)):
+        return Cond.false(cond.RECONCILED, "InvalidSpec", "spec.extraEnv names a variable twice.")
+    try:
+        api.parse_duration(spec.health_check.interval)
+    except ValueError as exc:
+        return Cond.false(cond.RECONCILED, "InvalidSpec", f"spec.healthCheck.interval: {exc}")
+    return None
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"spec.{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _owned_by(obj: Mapping[str, Any], owner: Owner) -> bool:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(r.get("uid") == owner.uid for r in refs)
+
+
+class ChildConflict(Exception):
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(
+            f"A {kind} named {name} already exists and is not owned by this CeligoConnector; "
+            "the operator will not overwrite it. Rename or delete it."
+        )
+
+
+class Reconciler:
+    """Holds the operator-wide collaborators; `reconcile(body)` is the one entry point."""
+
+    def __init__(
+        self, kube: Kube, config: OperatorConfig, hmac_key: bytes, verifier: Verifier | None = None
+    ) -> None:
+        self.kube = kube
+        self.config = config
+        self.hmac_key = hmac_key
+        self.verifier = verifier
+
+    async def reconcile(self, body: Mapping[str, Any]) -> Outcome:
+        meta = body.get("metadata") or {}
+        owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+        generation = meta.get("generation")
+        old_status: dict[str, Any] = dict(body.get("status") or {})
+        status: dict[str, Any] = {
+            k: v for k, v in old_status.items() if k not in ("conditions", "observedGeneration")
+        }
+        computed: list[Cond] = []
+        outcome = Outcome(status=status)
+
+        try:
+            spec = CeligoConnectorSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            computed.append(Cond.false(cond.RECONCILED, "InvalidSpec", _validation_message(exc)))
+            return self._finish(outcome, old_status, computed, generation)
+        outcome.spec = spec
+
+        problem = check_spec(spec, self.config)
+        creds_cond, creds = await self._read_credentials(owner, spec, old_status)
+        computed.append(creds_cond)
+        outcome.credentials = creds
+
+        if problem is not None:
+            computed.append(problem)
+        elif spec.suspend:
+            computed.append(
+                Cond.true(
+                    cond.RECONCILED, "Suspended", "spec.suspend is true: the children are left as they are."
+                )
+            )
+        else:
+            try:
+                computed.append(await self._apply(owner, spec, creds, status, outcome))
+            except ChildConflict as exc:
+                computed.append(Cond.false(cond.RECONCILED, "ChildConflict", str(exc)))
+            except KubeError as exc:
+                computed.append(Cond.false(cond.RECONCILED, "ApplyFailed", f"Kubernetes API: {exc}"))
+
+        computed.append(await self._observe(owner, spec, status))
+        return self._finish(outcome, old_status, computed, generation)
+
+    # ------------------------------------------------------------------------------------ steps
+
+    async def _read_credentials(
+        self, owner: Owner, spec: CeligoConnectorSpec, old_status: Mapping[str, Any]
+    ) -> tuple[Cond, ConnectorCredentials | None]:
+        ref = spec.credentials_secret_ref
+        try:
+            source = await self.kube.get_secret(owner.namespace, ref.name)
+            creds = credentials_from_secret(source, ref, owner.namespace)
+        except CredentialProblem as exc:
+            return Cond.false(cond.CREDENTIALS_VALID, exc.reason, exc.message), None
+        except KubeError as exc:
+            return Cond.unknown(
+                cond.CREDENTIALS_VALID, "SecretUnreadable", f"Reading the Secret failed: {exc}"
+            ), None
+        version = manifests.credentials_version(self.hmac_key, creds)
+        current = (old_status.get("credentials") or {}).get("version")
+        if self.verifier is not None and version != current:
+            refusal = await self.verifier(spec, creds)
+            if refusal is not None:
+                return refusal, None
+        return Cond.true(
+            cond.CREDENTIALS_VALID,
+            "Valid",
+            f"Secret {owner.namespace}/{ref.name} is complete and well-formed.",
+        ), creds
+
+    async def _apply(
+        self,
+        owner: Owner,
+        spec: CeligoConnectorSpec,
+        creds: ConnectorCredentials | None,
+        status: dict[str, Any],
+        outcome: Outcome,
+    ) -> Cond:
+        cred_status: dict[str, Any] = dict(status.get("credentials") or {})
+        if creds is not None:
+            version = manifests.credentials_version(self.hmac_key, creds)
+            secret_name = manifests.secret_name(owner.name, version)
+            await self._ensure_secret(owner, manifests.build_secret(owner, creds, version))
+        else:
+            # No usable new credentials: keep the pods on the last verified set, if it still exists.
+            version, secret_name = cred_status.get("version"), cred_status.get("secretName")
+            if not version or not secret_name:
+                return Cond.false(
+                    cond.RECONCILED,
+                    "WaitingForCredentials",
+                    "No verified credentials yet: the connector is not deployed until the Secret is fixed.",
+                )
+            existing = await self.kube.get_secret(owner.namespace, secret_name)
+            if existing is None or not _owned_by(existing, owner):
+                return Cond.false(
+                    cond.RECONCILED,
+                    "CredentialsUnavailable",
+                    f"The last verified credentials (Secret {secret_name}) are gone and the source Secret is "
+                    "not usable; fix the source Secret to redeploy.",
+                )
+
+        desired = manifests.build_deployment(owner, spec, self.config, secret_name, version)
+        action = await self._ensure_deployment(owner, desired)
+        if action:
+            outcome.events.append(
+                Event("Normal", action, f"{action} Deployment {desired['metadata']['name']}.")
+            )
+
+        if cred_status.get("version") != version:
+            previous = cred_status.get("version")
+            cred_status.update(
+                version=version,
+                secretName=secret_name,
+                rotatedAt=utcnow(),
+                lastRotationResult="RollingOut" if previous else "Deployed",
+            )
+            if previous:
+                outcome.events.append(
+                    Event(
+                        "Normal",
+                        "CredentialsChanged",
+                        f"Rolling the connector to credentials version {version[:12]}.",
+                    )
+                )
+        status["credentials"] = cred_status
+        return Cond.true(cond.RECONCILED, "Reconciled", "The Secret and Deployment match the spec.")
+
+    async def _ensure_secret(self, owner: Owner, desired: dict[str, Any]) -> None:
+        name = desired["metadata"]["name"]
+        existing = await self.kube.get_secret(owner.namespace, name)
+        if existing is None:
+            try:
+                await self.kube.create_secret(desired)
+                return
+            except KubeError as exc:
+                if not exc.conflict:
+                    raise
+                existing = await self.kube.get_secret(owner.namespace, name)
+        if existing is not None and not _owned_by(existing, owner):
+            raise ChildConflict("Secret", name)
+
+    async def _ensure_deployment(self, owner: Owner, desired: dict[str, Any]) -> str | None:
+        name = desired["metadata"]["name"]
+        actual = await self.kube.get_deployment(owner.namespace, name)
+        if actual is None:
+            await self.kube.create_deployment(desired)
+            return "Created"
+        if not _owned_by(actual, owner):
+            raise ChildConflict("Deployment", name)
+        if manifests.is_subset(desired["spec"], actual.get("spec")) and manifests.is_subset(
+            desired["metadata"].get("labels"), actual["metadata"].get("labels")
+        ):
+            return None
+        body = {
+            **desired,
+            "metadata": {
+                **actual["metadata"],
+                "labels": {**(actual["metadata"].get("labels") or {}), **desired["metadata"]["labels"]},
+                "ownerReferences": desired["metadata"]["ownerReferences"],
+            },
+        }
+        body["metadata"].pop("managedFields", None)
+        await self.kube.replace_deployment(body)
+        return "Updated"
+
+    async def _observe(self, owner: Owner, spec: CeligoConnectorSpec | None, status: dict[str, Any]) -> Cond:
+        name = manifests.child_name(owner.name)
+        dep = await self.kube.get_deployment(owner.namespace, name)
+        if dep is None or not _owned_by(dep, owner):
+            status["connector"] = {"deployment": None}
+            return Cond.false(cond.CONNECTOR_AVAILABLE, "NotDeployed", f"Deployment {name} does not exist.")
+        dspec, dstat = dep.get("spec") or {}, dep.get("status") or {}
+        containers = ((dspec.get("template") or {}).get("spec") or {}).get("containers") or [{}]
+        env_from = containers[0].get("envFrom") or [{}]
+        replicas = int(dspec.get("replicas", 1))
+        updated, available = int(dstat.get("updatedReplicas", 0)), int(dstat.get("availableReplicas", 0))
+        status["connector"] = {
+            "deployment": name,
+            "secret": (env_from[0].get("secretRef") or {}).get("name"),
+            "image": containers[0].get("image"),
+            "replicas": replicas,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+        }
+        current = dstat.get("observedGeneration", 0) >= dep["metadata"].get("generation", 0)
+        rolled = (
+            current
+            and updated >= replicas
+            and available >= replicas
+            and int(dstat.get("replicas", 0)) <= replicas
+        )
+        if replicas == 0:
+            return Cond.false(
+                cond.CONNECTOR_AVAILABLE, "ScaledToZero", "spec.replicas is 0: no connector runs."
+            )
+        if rolled:
+            await self._after_rollout(owner, status)
+            return Cond.true(
+                cond.CONNECTOR_AVAILABLE, "Available", f"{available}/{replicas} connector pods available."
+            )
+        pods = await self.kube.list_pods(
+            owner.namespace, ",".join(f"{k}={v}" for k, v in manifests.selector_labels(owner).items())
+        )
+        problem = pod_problem(pods)
+        if problem is not None:
+            return problem
+        return Cond.false(
+            cond.CONNECTOR_AVAILABLE,
+            "Progressing",
+            f"Rolling out: {updated}/{replicas} pods updated, {available} available.",
+        )
+
+    async def _after_rollout(self, owner: Owner, status: dict[str, Any]) -> None:
+        """Once every pod runs the current template, older credential Secrets are no longer needed."""
+        cred = status.get("credentials") or {}
+        current = (status.get("connector") or {}).get("secret")
+        if cred.get("lastRotationResult") in ("RollingOut", "Deployed") and current == cred.get("secretName"):
+            status["credentials"] = {**cred, "lastRotationResult": "Succeeded"}
+        selector = f"{manifests.LABEL_OWNER_UID}={owner.uid},{manifests.LABEL_ROLE}=connector-credentials"
+        for secret in await self.kube.list_secrets(owner.namespace, selector):
+            sname = secret["metadata"]["name"]
+            if sname != current and _owned_by(secret, owner):
+                await self.kube.delete_secret(owner.namespace, sname)
+
+    def _finish(
+        self, outcome: Outcome, old_status: Mapping[str, Any], computed: list[Cond], generation: int | None
+    ) -> Outcome:
+        by_type = {c.type: c for c in computed}
+        ready = cond.ready(by_type)
+        now = utcnow()
+        merged = cond.merge(old_status.get("conditions"), [ready, *computed], generation, now)
+        for new, old in cond.transitions(old_status.get("conditions"), merged):
+            if new["type"] == cond.READY or new["status"] != "True" or old is not None:
+                kind = "Normal" if new["status"] == "True" else "Warning"
+                outcome.events.append(
+                    Event(kind, new["reason"], f"{new['type']}={new['status']}: {new['message']}")
+                )
+        outcome.status["conditions"] = merged
+        outcome.status["observedGeneration"] = generation
+        return outcome
+
+
+_WAITING_REASONS = {
+    "CrashLoopBackOff": (
+        "CrashLoopBackOff",
+        "a crash loop right after a credential change almost always means ConductorOne rejected the client id "
+        "or secret (or the region/token flags are invalid); check the pod logs",
+    ),
+    "ImagePullBackOff": ("ImagePullBackOff", "the image cannot be pulled; check spec.image and pull secrets"),
+    "ErrImagePull": ("ImagePullBackOff", "the image cannot be pulled; check spec.image and pull secrets"),
+    "CreateContainerConfigError": (
+        "CreateContainerConfigError",
+        "the container cannot be configured (a referenced Secret or key is missing)",
+    ),
+}
+
+
+def pod_problem(pods: list[Mapping[str, Any]]) -> Cond | None:
+    """The worst thing the connector pods show, as a ConnectorAvailable condition (pure)."""
+    for pod in pods:
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (cs.get("state") or {}).get("waiting") or {}
+            known = _WAITING_REASONS.get(waiting.get("reason", ""))
+            if known:
+                reason, advice = known
+                name = (pod.get("metadata") or {}).get("name", "?")
+                return Cond.false(
+                    cond.CONNECTOR_AVAILABLE,
+                    reason,
+                    f"Pod {name} is in {waiting.get('reason')} (restarts: {cs.get('restartCount', 0)}): {advice}.",
+                )
+    return None

@@ -1,0 +1,130 @@
+"""The operator process: collaborators built once, kopf settings in one place, and the run loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+from kubernetes import client as k8s
+
+from celigo_operator import api, handlers
+from celigo_operator.config import OperatorConfig
+from celigo_operator.kube import Kube
+from celigo_operator.reconcile import Outcome, Reconciler
+
+log = logging.getLogger(__name__)
+
+
+def _strip_none(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _strip_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip_none(v) for v in value]
+    return value
+
+
+def status_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether writing `new` (a merge patch) would change the stored status."""
+    old = dict(old or {})
+    merged = {**old, **new}
+    return bool(_strip_none(merged) != _strip_none(old))
+
+
+@dataclass
+class Runtime:
+    """Everything the handlers need; built before kopf starts, the Kube facade opened at startup."""
+
+    config: OperatorConfig
+    api_client: k8s.ApiClient
+    kube: Kube | None = None
+    reconciler: Reconciler | None = None
+    locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+
+    async def startup(self) -> None:
+        self.kube = Kube(self.api_client, workers=self.config.api_workers, timeout=self.config.api_timeout)
+        key = await self.kube.load_or_create_hmac_key(
+            self.config.operator_namespace, self.config.hmac_secret_name
+        )
+        self.reconciler = Reconciler(self.kube, self.config, key)
+
+    async def cleanup(self) -> None:
+        if self.kube is not None:
+            self.kube.close()
+
+    async def handle(
+        self, body: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
+    ) -> None:
+        """Reconcile one resource (serialised per resource), then write status and Events only on change."""
+        assert self.reconciler is not None and self.kube is not None
+        uid = body["metadata"]["uid"]
+        async with self.locks[uid]:
+            meta = body["metadata"]
+            # The body a handler got may be older than what a concurrent tick just wrote.
+            latest = await self.kube.get_connector(meta["namespace"], meta["name"])
+            if latest is None or latest["metadata"].get("uid") != uid:
+                return
+            if latest["metadata"].get("deletionTimestamp"):
+                return
+            outcome = await self.reconciler.reconcile(latest)
+            await self._publish(latest, outcome, logger)
+
+    async def _publish(
+        self, body: Mapping[str, Any], outcome: Outcome, logger: logging.Logger | logging.LoggerAdapter[Any]
+    ) -> None:
+        assert self.kube is not None
+        meta = body["metadata"]
+        if status_changed(body.get("status"), outcome.status):
+            await self.kube.patch_connector_status(meta["namespace"], meta["name"], outcome.status)
+        for event in outcome.events:
+            logger.info("%s: %s", event.reason, event.message)
+            kopf.event(dict(body), type=event.type, reason=event.reason, message=event.message)
+
+
+def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
+    """Every kopf setting the operator relies on, in one place."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=api.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=api.GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{api.GROUP}/finalizer"
+    settings.watching.server_timeout = config.watch_server_timeout
+    settings.watching.client_timeout = config.watch_client_timeout
+    settings.watching.connect_timeout = 30
+    settings.networking.request_timeout = config.api_timeout
+    settings.posting.enabled = True
+    settings.posting.loggers = False  # only explicit, transition-only Events
+    settings.posting.level = logging.INFO
+    settings.peering.standalone = config.standalone
+    settings.peering.mandatory = False
+    settings.execution.max_workers = 4
+
+
+def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry, runtime)
+    return registry
+
+
+def run(
+    config: OperatorConfig, api_client: k8s.ApiClient, *, stop_flag: Any = None, ready_flag: Any = None
+) -> None:
+    """Run the operator until stopped (blocking): the `celigo-operator run` command."""
+    runtime = Runtime(config=config, api_client=api_client)
+    settings = kopf.OperatorSettings()
+    configure_settings(settings, config)
+    registry = build_registry(runtime)
+    kopf.run(
+        registry=registry,
+        settings=settings,
+        standalone=config.standalone,
+        clusterwide=not config.namespaces,
+        namespaces=list(config.namespaces),
+        liveness_endpoint=config.liveness_endpoint,
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )
