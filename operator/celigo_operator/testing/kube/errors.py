@@ -29,6 +29,7 @@ __all__ = [
     "forbidden",
     "go_format_float",
     "go_format_value",
+    "go_json",
     "gone_expired",
     "internal_error",
     "invalid",
@@ -318,7 +319,7 @@ def go_format_float(f: float) -> str:
 
 
 def go_format_value(value: Any) -> str:
-    """How field.Error renders a bad value: strings %q, numbers and bools %v, others Go's %#v."""
+    """How field.Error renders a bad value: strings %q, numbers and bools %v, anything else as Go JSON."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -329,31 +330,13 @@ def go_format_value(value: Any) -> str:
         return go_format_float(value)
     if isinstance(value, str):
         return go_quote(value)
-    return _go_sharp_v(value)
+    return go_json(value)
 
 
-def _go_sharp_v(value: Any) -> str:
-    """Go's %#v of decoded JSON (map[string]interface {} / []interface {})."""
-    if isinstance(value, dict):
-        inner = ", ".join(f"{go_quote(str(k))}:{_go_sharp_v_elem(v)}" for k, v in sorted(value.items()))
-        return "map[string]interface {}{" + inner + "}"
-    if isinstance(value, list):
-        return "[]interface {}{" + ", ".join(_go_sharp_v_elem(v) for v in value) + "}"
-    return str(value)
-
-
-def _go_sharp_v_elem(value: Any) -> str:
-    if value is None:
-        return "interface {}(nil)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value}"
-    if isinstance(value, float):
-        return go_format_float(value)
-    if isinstance(value, str):
-        return go_quote(value)
-    return _go_sharp_v(value)
+def go_json(value: Any) -> str:
+    """encoding/json.Marshal: sorted map keys, no spaces, HTML-safe escaping of <, > and &."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 @dataclass(frozen=True)
