@@ -71,8 +71,9 @@ class Fault:
 
     Matching: ``path_prefix`` (None = every path) and ``method`` (None = any). Then, in order: wait
     ``delay`` seconds; wait until ``hold`` is set; with ``timeout`` never answer (until the server
-    stops); finally answer ``status`` (with ``Retry-After: retry_after`` when given) or, with no status,
-    let the request through to its real handler. ``arrived`` is set when a matching request comes in
+    stops); finally answer ``status`` (with ``Retry-After: retry_after`` when given, and ``body`` as the
+    raw response text when given, e.g. to serve a malformed 200) or, with no status, let the request
+    through to its real handler. ``arrived`` is set when a matching request comes in
     and ``hits`` counts them, so a test can wait for the exact moment a request is in flight.
     """
 
@@ -84,6 +85,7 @@ class Fault:
     delay: float = 0.0
     timeout: bool = False
     hold: threading.Event | None = None
+    body: str | None = None
     hits: int = field(default=0, init=False)
     arrived: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
@@ -472,6 +474,11 @@ class FakeConductorOne:
                 and (status is None or r.status == status)
             )
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token currently valid: for tests that scan logs and errors for leaked secrets."""
+        with self._lock:
+            return list(self._tokens)
+
     def clear_requests(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -557,7 +564,9 @@ class FakeConductorOne:
     def _fault_response(self, fault: Fault, path: str) -> web.Response:
         assert fault.status is not None
         status = fault.status
-        if path.startswith(TOKEN_PATH):
+        if fault.body is not None:
+            response = web.Response(status=status, text=fault.body, content_type="application/json")
+        elif path.startswith(TOKEN_PATH):
             error = {401: "invalid_client", 403: "unauthorized_client", 429: "slow_down"}.get(
                 status, "server_error" if status >= 500 else "invalid_request"
             )
