@@ -353,7 +353,7 @@ class FakeCeligo:
             app.router.add_route("*", "/{tail:.*}", self._make_handler(region))
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
             await runner.setup()
-            await web.SockSite(runner, sock, shutdown_timeout=1.0).start()
+            await web.SockSite(runner, sock).start()
             self._runners.append(runner)
 
     def stop(self) -> None:
@@ -597,14 +597,14 @@ class FakeCeligo:
             return self._route(region, request, body, account, token_record)
 
     async def _apply_fault(self, fault: Fault) -> web.StreamResponse | None:
-        if fault.timeout:
+        hold = fault.hold if fault.timeout else fault.delay
+        if hold > 0:
+            # Wait on the stop event, not a bare sleep, so stop() never waits for a held request.
             assert self._stopping is not None
             try:
-                await asyncio.wait_for(self._stopping.wait(), fault.hold)
+                await asyncio.wait_for(self._stopping.wait(), hold)
             except TimeoutError:
                 pass
-        elif fault.delay:
-            await asyncio.sleep(fault.delay)
         if fault.status is None and fault.body is None and fault.content_type is None:
             return None  # slow but otherwise normal
         status = fault.status or 200
