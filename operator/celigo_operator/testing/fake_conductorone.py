@@ -62,6 +62,9 @@ SYNC_STATUSES = ("SYNC_STATUS_RUNNING", "SYNC_STATUS_DONE", "SYNC_STATUS_ERROR",
 # gRPC status codes used in gRPC-gateway error bodies.
 _GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 501: 12, 503: 14, 504: 4}
 
+# Who made the request (token requests: the form's client id; API calls: the bearer's client).
+_CLIENT_ID = web.RequestKey("client_id", str)
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -288,9 +291,9 @@ class FakeConductorOne:
         app.router.add_get(cred, self._get_credential)
         app.router.add_post(cred, self._revoke_credential)
         app.router.add_delete(cred, self._revoke_credential)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, 0, shutdown_timeout=self.shutdown_timeout)
+        site = web.TCPSite(runner, self.host, 0)
         await site.start()
         self._port = int(runner.addresses[0][1])
         self._runner = runner
@@ -620,7 +623,7 @@ class FakeConductorOne:
                     method=method,
                     path=path,
                     status=response.status,
-                    client_id=request.get("client_id"),
+                    client_id=request.get(_CLIENT_ID),
                     faulted=fault is not None,
                 )
             )
@@ -649,7 +652,7 @@ class FakeConductorOne:
                 return self._api_error(401, "token expired")
             if self._client_refusal(record.client_id) is not None:
                 return self._api_error(401, "client no longer valid")
-            request["client_id"] = record.client_id
+            request[_CLIENT_ID] = record.client_id
         return None
 
     # ------------------------------------------------------------------ handlers
@@ -668,7 +671,7 @@ class FakeConductorOne:
             return self._oauth_error(400, "invalid_request", "unsupported client_assertion_type")
         client_id = str(values["client_id"])
         assertion = str(values["client_assertion"])
-        request["client_id"] = client_id
+        request[_CLIENT_ID] = client_id
         with self._lock:
             client = self._clients.get(client_id)
             refusal = self._client_refusal(client_id)
