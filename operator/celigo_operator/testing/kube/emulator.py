@@ -1,0 +1,299 @@
+"""KubeEmulator: the emulated API server in its own thread and event loop, as a context manager.
+
+Tests, the demo and the CLI use only this module: start it, point a kubeconfig (or `api_client()`) at
+`url` with `token`, read `request_log`, inject `faults`, and drive pod failures via `workload`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import yaml
+from aiohttp import web
+
+from .server import ApiServer
+from .workload import WorkloadController
+
+if TYPE_CHECKING:
+    import kubernetes.client
+
+T = TypeVar("T")
+
+
+@dataclass
+class EmulatorSettings:
+    """Every delay of the emulator; tests shrink them so nothing waits on wall-clock defaults."""
+
+    rollout_delay: float = 0.2  # seconds before a created pod becomes Ready (and between crash restarts)
+    bookmark_interval: float = 60.0  # BOOKMARK cadence of watches that asked for them
+    watch_history: int = 10000  # events kept for resuming watches; older resourceVersions get 410 Expired
+    gc_interval: float = 0.05  # garbage collector / namespace controller period
+    default_watch_timeout: float = 1800  # when the client sends no timeoutSeconds
+    min_ready_seconds_scale: float = 0.01  # minReadySeconds and progressDeadlineSeconds are multiplied by it
+    progress_deadline_scale: float = 0.01
+
+
+@dataclass
+class RequestRecord:
+    """One served request as an RBAC authorizer would see it (plus what tests need to tell requests apart)."""
+
+    verb: str  # get, list, watch, create, update, patch, delete, deletecollection (lowercase method otherwise)
+    api_group: str
+    version: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    user_agent: str
+    method: str
+    path: str
+    query: str = ""
+    status_code: int = 0
+
+
+@dataclass
+class Fault:
+    """A failure to inject into matching requests (None matches anything); `times` None means forever."""
+
+    method: str | None = None
+    resource: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    subresource: str | None = None
+    verb: str | None = None
+    status: int | None = 500
+    retry_after: int | None = None
+    delay: float = 0.0
+    times: int | None = 1
+    drop_watch: bool = False
+    expire_watch: bool = False
+    message: str = ""
+    hits: int = field(default=0, compare=False)
+
+
+class FaultInjector:
+    """Faults consumed in insertion order by matching requests (thread-safe: tests add from their thread)."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def pending(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def match(self, rec: RequestRecord, watch: bool) -> Fault | None:
+        """The first fault matching this request, consuming one of its `times`."""
+        with self._lock:
+            for f in self._faults:
+                if f.method is not None and f.method.upper() != rec.method.upper():
+                    continue
+                if f.resource is not None and f.resource != rec.resource:
+                    continue
+                if f.namespace is not None and f.namespace != rec.namespace:
+                    continue
+                if f.name is not None and f.name != rec.name:
+                    continue
+                if f.subresource is not None and f.subresource != rec.subresource:
+                    continue
+                if f.verb is not None and f.verb != rec.verb:
+                    continue
+                if (f.drop_watch or f.expire_watch) and not watch:
+                    continue
+                f.hits += 1
+                if f.times is not None:
+                    f.times -= 1
+                    if f.times <= 0:
+                        self._faults.remove(f)
+                return f
+        return None
+
+
+class KubeEmulator:
+    """An emulated kube-apiserver on a loopback port (plain HTTP, bearer token), run in a daemon thread."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
+                 settings: EmulatorSettings | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.token = token or secrets.token_urlsafe(24)
+        self.settings = settings or EmulatorSettings()
+        self.request_log: list[RequestRecord] = []
+        self.faults = FaultInjector()
+        self.server = ApiServer(self.settings, self.token, self.faults, self.request_log)
+        self.workload = WorkloadController(self.server.core, self.settings, self.call_soon)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"KubeEmulator(url={self.url if self._ready.is_set() else None!r})"
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> KubeEmulator:
+        """Start serving; returns once the port is bound."""
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._run, name="kube-emulator", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise RuntimeError("kube emulator failed to start") from self._error
+        return self
+
+    def stop(self) -> None:
+        """Close watches and the listener, stop the loop and join the thread."""
+        if self._loop is None or self._thread is None:
+            return
+        fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+        try:
+            fut.result(15)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(15)
+            self._thread = None
+            self._loop = None
+
+    def __enter__(self) -> KubeEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._startup())
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _startup(self) -> None:
+        self._runner = web.AppRunner(self.server.app(), access_log=None, handle_signals=False,
+                                     shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1]
+        self.server.server_address = f"{self.host}:{self.port}"
+        self._tasks.append(asyncio.get_running_loop().create_task(self._gc_loop()))
+        self._tasks.append(asyncio.get_running_loop().create_task(self.workload.run()))
+
+    async def _gc_loop(self) -> None:
+        while True:
+            self.server.core.collect_garbage()
+            await asyncio.sleep(self.settings.gc_interval)
+
+    async def _shutdown(self) -> None:
+        self.server.store.hub.close_all()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except asyncio.CancelledError:
+                pass
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ---- access for tests --------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def call_soon(self, fn: Callable[[], T]) -> T:
+        """Run fn on the emulator loop (where all state lives) and return its result."""
+        if self._loop is None:
+            return fn()
+        if threading.current_thread() is self._thread:
+            return fn()
+        fut: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return fut.result(30)
+
+    def get_object(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A deep copy of a stored object by group_resource ("secrets", "deployments.apps")."""
+        import copy
+
+        return self.call_soon(lambda: copy.deepcopy(self.server.store.get(resource, namespace, name)))
+
+    def list_objects(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Deep copies of the stored objects of one group_resource."""
+        import copy
+
+        return self.call_soon(lambda: copy.deepcopy(self.server.store.items(resource, namespace)))
+
+    @property
+    def resource_version(self) -> int:
+        """The current global revision."""
+        return self.server.store.resource_version
+
+    def clear_request_log(self) -> None:
+        self.call_soon(self.request_log.clear)
+
+    def write_kubeconfig(self, path: str | Path, *, namespace: str = "default", context: str = "emulator") -> Path:
+        """A kubeconfig kubectl, the kubernetes client and kopf accept (file mode 0600: it holds the token)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": context, "user": {"token": self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}],
+            "current-context": context,
+            "preferences": {},
+        }
+        p.write_text(yaml.safe_dump(config, sort_keys=False))
+        p.chmod(0o600)
+        return p
+
+    def api_client(self) -> kubernetes.client.ApiClient:
+        """A `kubernetes` ApiClient configured for this emulator."""
+        import kubernetes.client
+
+        cfg = kubernetes.client.Configuration()
+        cfg.host = self.url
+        cfg.api_key = {"authorization": self.token}
+        cfg.api_key_prefix = {"authorization": "Bearer"}
+        return kubernetes.client.ApiClient(cfg)

@@ -1,0 +1,110 @@
+"""In-memory object storage of the emulator: one global resourceVersion counter and a change feed.
+
+Everything here runs on the emulator's own event loop thread; nothing awaits between a read and the
+write that follows it, so read-modify-write sequences are atomic without locks (like etcd transactions).
+Stored objects are never mutated in place: each write stores a fresh deep copy, so snapshots handed to
+watchers stay valid.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .watch import WatchHub
+
+ObjKey = tuple[str, str]  # (namespace or "", name)
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """One stored change; `obj` is the object after the change (the last state for DELETED)."""
+
+    rv: int
+    type: str  # ADDED | MODIFIED | DELETED
+    resource: str  # group_resource, e.g. "secrets" or "deployments.apps"
+    obj: dict
+    old: dict | None
+
+
+class Store:
+    """Objects by group_resource, then (namespace, name)."""
+
+    def __init__(self, *, history: int, first_rv: int = 1000) -> None:
+        self._rv = first_rv
+        self._data: dict[str, dict[ObjKey, dict]] = {}
+        self._uids: dict[str, tuple[str, ObjKey]] = {}
+        self.hub = WatchHub(history=history)
+        self._listeners: list[Callable[[ChangeEvent], None]] = []
+
+    @property
+    def resource_version(self) -> int:
+        """The current global revision (what a list reports)."""
+        return self._rv
+
+    def add_listener(self, fn: Callable[[ChangeEvent], None]) -> None:
+        """Call fn synchronously after every stored change (controllers use it to wake up)."""
+        self._listeners.append(fn)
+
+    def get(self, resource: str, namespace: str, name: str) -> dict | None:
+        """The stored object or None; callers must not mutate it."""
+        return self._data.get(resource, {}).get((namespace, name))
+
+    def items(self, resource: str, namespace: str | None = None) -> list[dict]:
+        """Objects of one resource sorted by (namespace, name); namespace None means all."""
+        bucket = self._data.get(resource, {})
+        keys = sorted(k for k in bucket if namespace is None or k[0] == namespace)
+        return [bucket[k] for k in keys]
+
+    def resources(self) -> list[str]:
+        """group_resource names that hold at least one object."""
+        return [r for r, b in self._data.items() if b]
+
+    def all_objects(self) -> Iterator[tuple[str, dict]]:
+        """(resource, object) for every stored object (snapshot, safe against concurrent writes)."""
+        for resource, bucket in list(self._data.items()):
+            for obj in list(bucket.values()):
+                yield resource, obj
+
+    def uid_exists(self, uid: str) -> bool:
+        """True while an object with this uid is stored (garbage collection is by uid)."""
+        return uid in self._uids
+
+    def next_rv(self) -> int:
+        """Advance the global revision."""
+        self._rv += 1
+        return self._rv
+
+    def put(self, resource: str, obj: dict) -> dict:
+        """Store obj (ADDED or MODIFIED), stamp a new resourceVersion, publish; returns the stored copy."""
+        meta = obj["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        bucket = self._data.setdefault(resource, {})
+        old = bucket.get(key)
+        rv = self.next_rv()
+        stored = copy.deepcopy(obj)
+        stored["metadata"]["resourceVersion"] = str(rv)
+        bucket[key] = stored
+        if meta.get("uid"):
+            self._uids[meta["uid"]] = (resource, key)
+        self._publish(ChangeEvent(rv, "MODIFIED" if old is not None else "ADDED", resource, stored, old))
+        return stored
+
+    def remove(self, resource: str, namespace: str, name: str) -> dict | None:
+        """Delete the object; the DELETED event carries it with a fresh resourceVersion."""
+        bucket = self._data.get(resource, {})
+        old = bucket.pop((namespace, name), None)
+        if old is None:
+            return None
+        rv = self.next_rv()
+        final = copy.deepcopy(old)
+        final["metadata"]["resourceVersion"] = str(rv)
+        self._uids.pop(old["metadata"].get("uid", ""), None)
+        self._publish(ChangeEvent(rv, "DELETED", resource, final, old))
+        return final
+
+    def _publish(self, ev: ChangeEvent) -> None:
+        self.hub.publish(ev)
+        for fn in list(self._listeners):
+            fn(ev)

@@ -1,0 +1,190 @@
+"""Watch support: the change history kept for resuming, subscriptions, and the HTTP watch stream.
+
+A watch subscribes and reads its backlog in one synchronous step on the emulator loop, so there is
+neither a gap nor a duplicate between replayed history and live events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from .store import ChangeEvent, Store
+
+
+class TooOld(Exception):
+    """The requested resourceVersion is older than the kept history."""
+
+    def __init__(self, requested: int, oldest: int) -> None:
+        super().__init__(f"too old resource version: {requested} ({oldest})")
+        self.requested = requested
+        self.oldest = oldest
+
+
+class WatchHub:
+    """Bounded event history plus live subscriber queues, keyed by group_resource."""
+
+    def __init__(self, *, history: int) -> None:
+        self.history: deque[ChangeEvent] = deque()
+        self.max_history = max(1, history)
+        self.dropped_upto = 0  # rv of the newest event no longer kept
+        self._subs: dict[str, set[asyncio.Queue[ChangeEvent | None]]] = {}
+
+    def publish(self, ev: ChangeEvent) -> None:
+        """Record ev and hand it to every live watcher of its resource."""
+        self.history.append(ev)
+        while len(self.history) > self.max_history:
+            self.dropped_upto = self.history.popleft().rv
+        for q in self._subs.get(ev.resource, ()):
+            q.put_nowait(ev)
+
+    def subscribe(self, resource: str) -> asyncio.Queue[ChangeEvent | None]:
+        q: asyncio.Queue[ChangeEvent | None] = asyncio.Queue()
+        self._subs.setdefault(resource, set()).add(q)
+        return q
+
+    def unsubscribe(self, resource: str, q: asyncio.Queue[ChangeEvent | None]) -> None:
+        self._subs.get(resource, set()).discard(q)
+
+    def close_all(self) -> None:
+        """End every open watch (used on shutdown so streams do not hang)."""
+        for qs in self._subs.values():
+            for q in qs:
+                q.put_nowait(None)
+
+    def since(self, resource: str, rv: int) -> list[ChangeEvent]:
+        """Kept events of resource newer than rv; raises TooOld if some of them were dropped."""
+        if rv < self.dropped_upto:
+            raise TooOld(rv, self.dropped_upto + 1)
+        return [ev for ev in self.history if ev.rv > rv and ev.resource == resource]
+
+
+@dataclass
+class WatchSpec:
+    """Everything one watch request needs, prepared by the server."""
+
+    resource: str
+    match: Callable[[dict], bool]  # namespace + label/field selectors
+    render: Callable[[dict], dict]  # the object as sent (apiVersion/kind of the requested version, Table)
+    bookmark: Callable[[int], dict]  # BOOKMARK object for a revision
+    since: int | None  # None: synthetic ADDED for the current state first
+    timeout: float
+    bookmarks: bool
+    bookmark_interval: float
+    drop: bool = False  # fault: close the connection after the initial events
+    expire: bool = False  # fault: answer with an Expired ERROR event
+
+
+def expired_status(message: str) -> dict:
+    """The Status a real server puts into the ERROR event of an expired watch."""
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": "Expired",
+        "code": 410,
+    }
+
+
+def translate(ev: ChangeEvent, match: Callable[[dict], bool]) -> str | None:
+    """Event type this watcher sees given its selectors (entering → ADDED, leaving → DELETED)."""
+    if ev.type == "ADDED":
+        return "ADDED" if match(ev.obj) else None
+    if ev.type == "DELETED":
+        return "DELETED" if match(ev.old or ev.obj) else None
+    now = match(ev.obj)
+    before = ev.old is not None and match(ev.old)
+    if now and before:
+        return "MODIFIED"
+    if now:
+        return "ADDED"
+    if before:
+        return "DELETED"
+    return None
+
+
+def _line(kind: str, obj: dict) -> bytes:
+    return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
+async def serve_watch(request: web.Request, store: Store, spec: WatchSpec) -> web.StreamResponse:
+    """Stream watch events as JSON lines until timeout, client disconnect or shutdown."""
+    hub = store.hub
+    q = hub.subscribe(spec.resource)
+    try:
+        initial: list[bytes] = []
+        expired: str | None = "too old resource version: 0 (0)" if spec.expire else None
+        if spec.since is None:
+            initial = [_line("ADDED", spec.render(o)) for o in store.items(spec.resource) if spec.match(o)]
+        else:
+            try:
+                backlog = hub.since(spec.resource, spec.since)
+            except TooOld as exc:
+                expired = str(exc)
+                backlog = []
+            for ev in backlog:
+                kind = translate(ev, spec.match)
+                if kind:
+                    initial.append(_line(kind, spec.render(ev.obj)))
+        if spec.expire:
+            expired = f"too old resource version: {spec.since or 0} ({store.resource_version})"
+        sent_rv = store.resource_version
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        if expired is not None:
+            await resp.write(_line("ERROR", expired_status(expired)))
+            await resp.write_eof()
+            return resp
+        for chunk in initial:
+            await resp.write(chunk)
+        if spec.drop:
+            if request.transport is not None:
+                request.transport.abort()
+            return resp
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        deadline = start + spec.timeout
+        final_bookmark = deadline - min(2.0, spec.timeout / 4)
+        next_bookmark = min(start + spec.bookmark_interval, final_bookmark)
+        final_done = False
+        while True:
+            now = loop.time()
+            if now >= deadline:
+                break
+            wait_until = deadline
+            if spec.bookmarks:
+                wait_until = min(wait_until, next_bookmark if not final_done else deadline)
+            try:
+                ev = await asyncio.wait_for(q.get(), timeout=max(0.0, wait_until - now))
+            except TimeoutError:
+                ev = None
+                if spec.bookmarks and loop.time() >= next_bookmark and not final_done:
+                    if q.empty() and store.resource_version > sent_rv:
+                        sent_rv = store.resource_version
+                        await resp.write(_line("BOOKMARK", spec.bookmark(sent_rv)))
+                    if next_bookmark >= final_bookmark:
+                        final_done = True
+                    next_bookmark = min(loop.time() + spec.bookmark_interval, final_bookmark)
+                continue
+            if ev is None:
+                break
+            kind = translate(ev, spec.match)
+            if kind:
+                await resp.write(_line(kind, spec.render(ev.obj)))
+                sent_rv = ev.rv
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await resp.write_eof()
+        return resp
+    finally:
+        hub.unsubscribe(spec.resource, q)

@@ -1,0 +1,591 @@
+"""A simulated kube-controller-manager and kubelet for Deployments, ReplicaSets and Pods.
+
+Enough of a rollout that an operator sees what it would on a cluster: a ReplicaSet per pod template
+(pod-template-hash), pods that become Ready after `rollout_delay`, a rolling update bounded by
+maxSurge/maxUnavailable, Deployment status and conditions, and pods failing like the connector can
+(CrashLoopBackOff, ImagePullBackOff, CreateContainerConfigError for a missing Secret/ConfigMap).
+All writes go through Core, so they produce resourceVersions, managedFields and watch events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import math
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .server import NAME_CHARS, Core, WriteContext, now_rfc3339
+
+if TYPE_CHECKING:
+    from .emulator import EmulatorSettings
+    from .resources import ResourceInfo
+    from .store import ChangeEvent
+
+DEPLOYMENTS = "deployments.apps"
+REPLICASETS = "replicasets.apps"
+PODS = "pods"
+WATCHED = {DEPLOYMENTS, REPLICASETS, PODS, "secrets", "configmaps"}
+FAILURE_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "CreateContainerConfigError")
+REVISION = "deployment.kubernetes.io/revision"
+
+
+def template_hash(template: dict) -> str:
+    """A stable pod-template-hash in the alphabet the real controller uses."""
+    digest = hashlib.sha256(repr(_canonical(template)).encode()).digest()
+    return "".join(NAME_CHARS[b % len(NAME_CHARS)] for b in digest[:10])
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_canonical(v) for v in value)
+    return value
+
+
+def resolve_int_or_percent(value: Any, total: int, round_up: bool) -> int:
+    """intstr.GetScaledValueFromIntOrPercent."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.endswith("%"):
+        try:
+            pct = int(value[:-1])
+        except ValueError:
+            return 0
+        raw = pct * total / 100
+        return math.ceil(raw) if round_up else math.floor(raw)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return 0
+
+
+def _condition(conds: list[dict], ctype: str) -> dict | None:
+    return next((c for c in conds if c.get("type") == ctype), None)
+
+
+class WorkloadController:
+    """Deployment + ReplicaSet controllers and a kubelet, woken by store changes and its own timers."""
+
+    def __init__(self, core: Core, settings: EmulatorSettings, call_soon: Callable[[Callable[[], Any]], Any]) -> None:
+        self.core = core
+        self.settings = settings
+        self._call_soon = call_soon
+        self._modes: dict[tuple[str, str], tuple[str, str]] = {}
+        self._wake: asyncio.Event | None = None
+        self._due: dict[str, float] = {}  # pod uid -> monotonic time of its next kubelet step
+        self._ready_since: dict[str, float] = {}  # pod uid -> monotonic time it became Ready
+        self._progress: dict[str, tuple[tuple[Any, ...], float]] = {}  # deployment uid -> (state, since)
+        self._ctx_kcm = WriteContext(manager="kube-controller-manager")
+        self._ctx_kubelet = WriteContext(manager="kubelet")
+
+    # ---- public, thread-safe ---------------------------------------------------------------------
+    def crash_loop(self, namespace: str, deployment: str, reason: str = "CrashLoopBackOff",
+                   message: str = "") -> None:
+        """Make the deployment's pods fail like a real kubelet reports it (until heal())."""
+        if reason not in FAILURE_REASONS:
+            raise ValueError(f"reason must be one of {FAILURE_REASONS}")
+        self._call_soon(lambda: self._set_mode(namespace, deployment, (reason, message)))
+
+    def heal(self, namespace: str, deployment: str) -> None:
+        """Let the deployment's pods start normally again."""
+        self._call_soon(lambda: self._set_mode(namespace, deployment, None))
+
+    def _set_mode(self, namespace: str, deployment: str, mode: tuple[str, str] | None) -> None:
+        if mode is None:
+            self._modes.pop((namespace, deployment), None)
+        else:
+            self._modes[(namespace, deployment)] = mode
+        for pod in self.core.store.items(PODS, namespace):
+            self._due[pod["metadata"]["uid"]] = 0.0
+        self.poke()
+
+    def poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    # ---- loop ------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        self._wake = asyncio.Event()
+        self.core.store.add_listener(self._on_change)
+        while True:
+            self._wake.clear()
+            try:
+                next_due = self.reconcile()
+            except errors.ApiError:
+                next_due = time.monotonic() + self.settings.rollout_delay
+            timeout = None if next_due is None else max(0.0, next_due - time.monotonic())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    def _on_change(self, ev: ChangeEvent) -> None:
+        if ev.resource in WATCHED:
+            self.poke()
+
+    def _info(self, group_resource: str) -> ResourceInfo:
+        info = self.core.registry.by_group_resource(group_resource)
+        assert info is not None
+        return info
+
+    def reconcile(self) -> float | None:
+        """One pass over every Deployment, ReplicaSet and Pod; returns when to look again."""
+        now = time.monotonic()
+        wakeups: list[float] = []
+        for dep in self.core.store.items(DEPLOYMENTS):
+            self._sync_deployment(dep, now, wakeups)
+        for rs in self.core.store.items(REPLICASETS):
+            self._sync_replicaset(rs, now, wakeups)
+        for pod in self.core.store.items(PODS):
+            self._kubelet(pod, now, wakeups)
+        live = {p["metadata"]["uid"] for p in self.core.store.items(PODS)}
+        for uid in list(self._due):
+            if uid not in live:
+                self._due.pop(uid, None)
+                self._ready_since.pop(uid, None)
+        return min(wakeups) if wakeups else None
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _owned(self, resource: str, owner: dict) -> list[dict]:
+        uid = owner["metadata"]["uid"]
+        ns = owner["metadata"].get("namespace", "")
+        return [
+            o for o in self.core.store.items(resource, ns)
+            if any(r.get("uid") == uid and r.get("controller") for r in o["metadata"].get("ownerReferences") or [])
+        ]
+
+    @staticmethod
+    def _owner_ref(owner: dict) -> dict:
+        return {
+            "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
+        }
+
+    def _pod_ready(self, pod: dict) -> bool:
+        conds = (pod.get("status") or {}).get("conditions") or []
+        ready = _condition(conds, "Ready")
+        return bool(ready and ready.get("status") == "True") and not pod["metadata"].get("deletionTimestamp")
+
+    def _pod_available(self, pod: dict, min_ready: float, now: float, wakeups: list[float]) -> bool:
+        if not self._pod_ready(pod):
+            return False
+        since = self._ready_since.get(pod["metadata"]["uid"], now)
+        if now - since >= min_ready:
+            return True
+        wakeups.append(since + min_ready)
+        return False
+
+    def _deployment_of_pod(self, pod: dict) -> str | None:
+        ns = pod["metadata"].get("namespace", "")
+        for ref in pod["metadata"].get("ownerReferences") or []:
+            if ref.get("kind") == "ReplicaSet":
+                rs = self.core.store.get(REPLICASETS, ns, ref.get("name", ""))
+                if rs is None:
+                    continue
+                for rref in rs["metadata"].get("ownerReferences") or []:
+                    if rref.get("kind") == "Deployment":
+                        return str(rref.get("name"))
+        return None
+
+    def _write_status(self, resource: str, obj: dict, status: dict, ctx: WriteContext) -> dict:
+        if obj.get("status") == status:
+            return obj
+        new = copy.deepcopy(obj)
+        new["status"] = status
+        return self.core.update(self._info(resource), obj, new, ctx, "status")
+
+    # ---- deployment controller -------------------------------------------------------------------
+    def _sync_deployment(self, dep: dict, now: float, wakeups: list[float]) -> None:
+        if dep["metadata"].get("deletionTimestamp"):
+            return
+        spec = dep.get("spec") or {}
+        replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+        template = spec.get("template") or {}
+        phash = template_hash(template)
+        all_rs = self._owned(REPLICASETS, dep)
+        new_rs = next((rs for rs in all_rs if (rs["metadata"].get("labels") or {}).get("pod-template-hash") == phash),
+                      None)
+        old_rss = sorted((rs for rs in all_rs if rs is not new_rs),
+                         key=lambda r: int((r["metadata"].get("annotations") or {}).get(REVISION, "0")))
+        min_ready = float(spec.get("minReadySeconds") or 0) * self.settings.min_ready_seconds_scale
+        strategy = spec.get("strategy") or {}
+        paused = bool(spec.get("paused"))
+        if new_rs is None and not paused:
+            revision = 1 + max(
+                [int((r["metadata"].get("annotations") or {}).get(REVISION, "0")) for r in all_rs] or [0])
+            new_rs = self._create_rs(dep, template, phash, revision, 0)
+        if new_rs is None:
+            return
+        rs_info = self._info(REPLICASETS)
+
+        def avail(rs: dict) -> int:
+            return sum(1 for p in self._owned(PODS, rs) if self._pod_available(p, min_ready, now, wakeups))
+
+        def set_replicas(rs: dict, n: int) -> dict:
+            if (rs.get("spec") or {}).get("replicas") == n:
+                return rs
+            new = copy.deepcopy(rs)
+            new["spec"]["replicas"] = n
+            ann = new["metadata"].setdefault("annotations", {})
+            ann["deployment.kubernetes.io/desired-replicas"] = str(replicas)
+            return self.core.update(rs_info, rs, new, self._ctx_kcm, None)
+
+        if not paused:
+            if strategy.get("type") == "Recreate":
+                for rs in old_rss:
+                    set_replicas(rs, 0)
+                old_pods = sum(len(self._owned(PODS, rs)) for rs in old_rss)
+                if old_pods == 0:
+                    new_rs = set_replicas(new_rs, replicas)
+            else:
+                ru = strategy.get("rollingUpdate") or {}
+                surge = resolve_int_or_percent(ru.get("maxSurge", "25%"), replicas, True)
+                unavail = resolve_int_or_percent(ru.get("maxUnavailable", "25%"), replicas, False)
+                if surge == 0 and unavail == 0:
+                    unavail = 1
+                cur_new = int(new_rs["spec"].get("replicas") or 0)
+                if cur_new > replicas:
+                    new_rs = set_replicas(new_rs, replicas)
+                elif cur_new < replicas:
+                    total = sum(int(rs["spec"].get("replicas") or 0) for rs in [new_rs, *old_rss])
+                    room = replicas + surge - total
+                    if room > 0:
+                        new_rs = set_replicas(new_rs, min(replicas, cur_new + room))
+                min_available = replicas - unavail
+                available_total = avail(new_rs) + sum(avail(rs) for rs in old_rss)
+                can_remove = available_total - min_available
+                for rs in old_rss:
+                    cur = int(rs["spec"].get("replicas") or 0)
+                    if cur == 0:
+                        continue
+                    healthy = avail(rs)
+                    reduce = cur - healthy
+                    extra = max(0, min(healthy, can_remove))
+                    can_remove -= extra
+                    set_replicas(rs, cur - reduce - extra)
+            self._prune_history(dep, old_rss, int(spec.get("revisionHistoryLimit", 10)))
+        revision = (new_rs["metadata"].get("annotations") or {}).get(REVISION, "1")
+        if (dep["metadata"].get("annotations") or {}).get(REVISION) != revision:
+            new_dep = copy.deepcopy(dep)
+            new_dep["metadata"].setdefault("annotations", {})[REVISION] = revision
+            dep = self.core.update(self._info(DEPLOYMENTS), dep, new_dep, self._ctx_kcm, None)
+        self._deployment_status(dep, new_rs, old_rss, replicas, min_ready, now, wakeups)
+
+    def _create_rs(self, dep: dict, template: dict, phash: str, revision: int, replicas: int) -> dict:
+        meta = dep["metadata"]
+        tmpl = copy.deepcopy(template)
+        tmpl.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = phash
+        selector = copy.deepcopy((dep.get("spec") or {}).get("selector") or {})
+        selector.setdefault("matchLabels", {})["pod-template-hash"] = phash
+        spec = dep.get("spec") or {}
+        body = {
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {
+                "name": f"{meta['name']}-{phash}", "namespace": meta.get("namespace", "default"),
+                "labels": dict(tmpl["metadata"]["labels"]),
+                "annotations": {
+                    "deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
+                    "deployment.kubernetes.io/max-replicas": str(spec.get("replicas", 1)),
+                    REVISION: str(revision),
+                },
+                "ownerReferences": [self._owner_ref(dep)],
+            },
+            "spec": {"replicas": replicas, "minReadySeconds": spec.get("minReadySeconds", 0),
+                     "selector": selector, "template": tmpl},
+        }
+        info = self._info(REPLICASETS)
+        try:
+            return self.core.create(info, meta.get("namespace"), body, self._ctx_kcm)
+        except errors.ApiError:
+            existing = self.core.store.get(REPLICASETS, meta.get("namespace", ""), body["metadata"]["name"])
+            if existing is None:
+                raise
+            return existing
+
+    def _prune_history(self, dep: dict, old_rss: list[dict], limit: int) -> None:
+        idle = [rs for rs in old_rss if int(rs["spec"].get("replicas") or 0) == 0
+                and not self._owned(PODS, rs)]
+        excess = len(idle) - max(0, limit)
+        info = self._info(REPLICASETS)
+        for rs in idle[:max(0, excess)]:
+            meta = rs["metadata"]
+            self.core.delete(info, meta.get("namespace", ""), meta["name"], {}, self._ctx_kcm)
+
+    def _deployment_status(self, dep: dict, new_rs: dict, old_rss: list[dict], replicas: int,
+                           min_ready: float, now: float, wakeups: list[float]) -> None:
+        pods_new = [p for p in self._owned(PODS, new_rs) if not p["metadata"].get("deletionTimestamp")]
+        pods_all = list(pods_new)
+        for rs in old_rss:
+            pods_all.extend(p for p in self._owned(PODS, rs) if not p["metadata"].get("deletionTimestamp"))
+        ready = sum(1 for p in pods_all if self._pod_ready(p))
+        available = sum(1 for p in pods_all if self._pod_available(p, min_ready, now, wakeups))
+        updated = len(pods_new)
+        total = len(pods_all)
+        spec = dep.get("spec") or {}
+        strategy = spec.get("strategy") or {}
+        unavail_allowed = 0
+        if strategy.get("type") != "Recreate":
+            ru = strategy.get("rollingUpdate") or {}
+            unavail_allowed = resolve_int_or_percent(ru.get("maxUnavailable", "25%"), replicas, False)
+            surge = resolve_int_or_percent(ru.get("maxSurge", "25%"), replicas, True)
+            if surge == 0 and unavail_allowed == 0:
+                unavail_allowed = 1
+        old_status = dep.get("status") or {}
+        old_conds = old_status.get("conditions") or []
+        ts = now_rfc3339()
+
+        def cond(ctype: str, status: str, reason: str, message: str) -> dict:
+            prev = _condition(old_conds, ctype)
+            if prev and prev.get("status") == status and prev.get("reason") == reason \
+                    and prev.get("message") == message:
+                return prev
+            transition = prev["lastTransitionTime"] if prev and prev.get("status") == status else ts
+            return {"type": ctype, "status": status, "lastUpdateTime": ts, "lastTransitionTime": transition,
+                    "reason": reason, "message": message}
+
+        rs_name = new_rs["metadata"]["name"]
+        if available >= replicas - unavail_allowed:
+            available_c = cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+        else:
+            available_c = cond("Available", "False", "MinimumReplicasUnavailable",
+                               "Deployment does not have minimum availability.")
+        complete = updated == replicas and available >= replicas and total == replicas \
+            and int(new_rs["spec"].get("replicas") or 0) == replicas
+        state = (updated, available, ready, total, rs_name)
+        uid = dep["metadata"]["uid"]
+        prev_state = self._progress.get(uid)
+        if prev_state is None or prev_state[0] != state:
+            self._progress[uid] = (state, now)
+            since = now
+        else:
+            since = prev_state[1]
+        deadline = float(spec.get("progressDeadlineSeconds", 600)) * self.settings.progress_deadline_scale
+        if complete:
+            progressing_c = cond("Progressing", "True", "NewReplicaSetAvailable",
+                                 f'ReplicaSet "{rs_name}" has successfully progressed.')
+        elif spec.get("paused"):
+            progressing_c = cond("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused")
+        elif now - since >= deadline:
+            progressing_c = cond("Progressing", "False", "ProgressDeadlineExceeded",
+                                 f'ReplicaSet "{rs_name}" has timed out progressing.')
+        else:
+            progressing_c = cond("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.')
+            wakeups.append(since + deadline)
+        status: dict[str, Any] = {"observedGeneration": dep["metadata"].get("generation", 1)}
+        for key, value in (("replicas", total), ("updatedReplicas", updated), ("readyReplicas", ready),
+                           ("availableReplicas", available), ("unavailableReplicas", max(0, replicas - available))):
+            if value:
+                status[key] = value
+        status["conditions"] = [available_c, progressing_c]
+        self._write_status(DEPLOYMENTS, dep, status, self._ctx_kcm)
+
+    # ---- replicaset controller -------------------------------------------------------------------
+    def _sync_replicaset(self, rs: dict, now: float, wakeups: list[float]) -> None:
+        if rs["metadata"].get("deletionTimestamp"):
+            return
+        want = int((rs.get("spec") or {}).get("replicas", 1) or 0)
+        pods = [p for p in self._owned(PODS, rs) if not p["metadata"].get("deletionTimestamp")]
+        pod_info = self._info(PODS)
+        ns = rs["metadata"].get("namespace", "")
+        if len(pods) < want:
+            template = (rs.get("spec") or {}).get("template") or {}
+            for _ in range(want - len(pods)):
+                meta = copy.deepcopy(template.get("metadata") or {})
+                meta["generateName"] = f"{rs['metadata']['name']}-"
+                meta["namespace"] = ns
+                meta["ownerReferences"] = [self._owner_ref(rs)]
+                body = {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                        "spec": copy.deepcopy(template.get("spec") or {})}
+                try:
+                    pod = self.core.create(pod_info, ns, body, self._ctx_kcm)
+                except errors.ApiError:
+                    break
+                pods.append(pod)
+        elif len(pods) > want:
+            victims = sorted(pods, key=lambda p: (self._pod_ready(p), p["metadata"]["creationTimestamp"]))
+            for pod in victims[: len(pods) - want]:
+                self.core.delete(pod_info, ns, pod["metadata"]["name"], {}, self._ctx_kcm)
+                pods.remove(pod)
+        min_ready = float((rs.get("spec") or {}).get("minReadySeconds") or 0) * self.settings.min_ready_seconds_scale
+        status: dict[str, Any] = {"replicas": len(pods)}
+        labels_ok = len(pods)
+        ready = sum(1 for p in pods if self._pod_ready(p))
+        available = sum(1 for p in pods if self._pod_available(p, min_ready, now, wakeups))
+        if labels_ok:
+            status["fullyLabeledReplicas"] = labels_ok
+        if ready:
+            status["readyReplicas"] = ready
+        if available:
+            status["availableReplicas"] = available
+        status["observedGeneration"] = rs["metadata"].get("generation", 1)
+        self._write_status(REPLICASETS, rs, status, self._ctx_kcm)
+
+    # ---- kubelet ---------------------------------------------------------------------------------
+    def _missing_config(self, pod: dict) -> str | None:
+        """What a kubelet reports as CreateContainerConfigError: a referenced Secret/ConfigMap/key is missing."""
+        ns = pod["metadata"].get("namespace", "")
+        spec = pod.get("spec") or {}
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            for src in c.get("envFrom") or []:
+                for kind, resource in (("secretRef", "secrets"), ("configMapRef", "configmaps")):
+                    ref = src.get(kind)
+                    if ref and not ref.get("optional") and self.core.store.get(resource, ns, ref.get("name", "")) is None:
+                        return f'{resource[:-1] if resource == "secrets" else "configmap"} "{ref.get("name")}" not found'
+            for env in c.get("env") or []:
+                vf = env.get("valueFrom") or {}
+                for kind, resource, label in (("secretKeyRef", "secrets", "secret"),
+                                              ("configMapKeyRef", "configmaps", "configmap")):
+                    ref = vf.get(kind)
+                    if not ref or ref.get("optional"):
+                        continue
+                    obj = self.core.store.get(resource, ns, ref.get("name", ""))
+                    if obj is None:
+                        return f'{label} "{ref.get("name")}" not found'
+                    data = dict(obj.get("data") or {})
+                    data.update(obj.get("binaryData") or {})
+                    if ref.get("key") not in data:
+                        return f"couldn't find key {ref.get('key')} in {label.capitalize() if label == 'secret' else 'ConfigMap'} {ns}/{ref.get('name')}"
+        return None
+
+    def _kubelet(self, pod: dict, now: float, wakeups: list[float]) -> None:
+        if pod["metadata"].get("deletionTimestamp"):
+            return
+        uid = pod["metadata"]["uid"]
+        if uid not in self._due:
+            self._due[uid] = now + self.settings.rollout_delay
+        status = copy.deepcopy(pod.get("status") or {})
+        spec = pod.get("spec") or {}
+        containers = spec.get("containers") or []
+        ts = now_rfc3339()
+        if not status.get("startTime"):
+            status.update({
+                "phase": "Pending",
+                "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                                "lastTransitionTime": ts}],
+                "hostIP": "10.0.0.10", "hostIPs": [{"ip": "10.0.0.10"}],
+                "startTime": ts,
+                "qosClass": self._qos(containers),
+                "containerStatuses": [self._waiting(c, "ContainerCreating", "", 0) for c in containers],
+            })
+            self._write_pod(pod, status)
+            wakeups.append(self._due[uid])
+            return
+        due = self._due[uid]
+        if now < due:
+            wakeups.append(due)
+            return
+        dep = self._deployment_of_pod(pod)
+        mode = self._modes.get((pod["metadata"].get("namespace", ""), dep)) if dep else None
+        missing = self._missing_config(pod)
+        if missing and (mode is None or mode[0] == "CreateContainerConfigError"):
+            mode = ("CreateContainerConfigError", mode[1] if mode and mode[1] else missing)
+        pod_ip = status.get("podIP") or f"10.244.0.{random.randint(2, 254)}"
+        if mode is None:
+            statuses = [self._running(c, status, ts) for c in containers]
+            self._set_phase(status, "Running", True, [], ts)
+            status["podIP"] = pod_ip
+            status["podIPs"] = [{"ip": pod_ip}]
+            status["containerStatuses"] = statuses
+            if uid not in self._ready_since:
+                self._ready_since[uid] = now
+        else:
+            reason, message = mode
+            self._ready_since.pop(uid, None)
+            prev = {s.get("name"): s for s in status.get("containerStatuses") or []}
+            statuses = []
+            for i, c in enumerate(containers):
+                p = prev.get(c.get("name")) or {}
+                restarts = int(p.get("restartCount") or 0)
+                if reason == "CrashLoopBackOff" and i == 0:
+                    restarts += 1
+                    msg = message or (f"back-off 10s restarting failed container={c.get('name')} "
+                                      f"pod={pod['metadata']['name']}_{pod['metadata'].get('namespace', '')}({uid})")
+                    st = self._waiting(c, reason, msg, restarts)
+                    st["lastState"] = {"terminated": {
+                        "exitCode": 1, "reason": "Error", "startedAt": ts, "finishedAt": ts,
+                        "containerID": f"containerd://{uid.replace('-', '')}{restarts:04d}"}}
+                elif reason == "ImagePullBackOff":
+                    st = self._waiting(c, reason, message or f'Back-off pulling image "{c.get("image", "")}"', 0)
+                elif reason == "CreateContainerConfigError":
+                    st = self._waiting(c, reason, message, 0)
+                else:
+                    st = self._running(c, status, ts)
+                statuses.append(st)
+            phase = "Running" if reason == "CrashLoopBackOff" else "Pending"
+            not_ready = [c.get("name", "") for c in containers]
+            self._set_phase(status, phase, False, not_ready, ts)
+            if phase == "Running":
+                status["podIP"] = pod_ip
+                status["podIPs"] = [{"ip": pod_ip}]
+            status["containerStatuses"] = statuses
+            if reason == "CrashLoopBackOff":
+                self._due[uid] = now + self.settings.rollout_delay
+                wakeups.append(self._due[uid])
+        self._write_pod(pod, status)
+
+    def _write_pod(self, pod: dict, status: dict) -> None:
+        self._write_status(PODS, pod, status, self._ctx_kubelet)
+
+    @staticmethod
+    def _qos(containers: list[dict]) -> str:
+        res = [c.get("resources") or {} for c in containers]
+        if not any(r.get("requests") or r.get("limits") for r in res):
+            return "BestEffort"
+        if all((r.get("limits") or {}).get("cpu") and (r.get("limits") or {}).get("memory")
+               and (r.get("requests") or r.get("limits")) == r.get("limits") for r in res):
+            return "Guaranteed"
+        return "Burstable"
+
+    @staticmethod
+    def _waiting(c: dict, reason: str, message: str, restarts: int) -> dict:
+        state: dict[str, Any] = {"reason": reason}
+        if message:
+            state["message"] = message
+        return {"name": c.get("name", ""), "state": {"waiting": state}, "lastState": {}, "ready": False,
+                "restartCount": restarts, "image": c.get("image", ""), "imageID": "", "started": False}
+
+    @staticmethod
+    def _running(c: dict, status: dict, ts: str) -> dict:
+        prev = next((s for s in status.get("containerStatuses") or [] if s.get("name") == c.get("name")), {})
+        if "running" in (prev.get("state") or {}):
+            return prev
+        image = c.get("image", "")
+        digest = hashlib.sha256(image.encode()).hexdigest()
+        return {
+            "name": c.get("name", ""), "state": {"running": {"startedAt": ts}},
+            "lastState": prev.get("lastState") or {}, "ready": True,
+            "restartCount": int(prev.get("restartCount") or 0), "image": image,
+            "imageID": f"{image.split(':')[0]}@sha256:{digest}",
+            "containerID": f"containerd://{hashlib.sha256((image + ts).encode()).hexdigest()}",
+            "started": True,
+        }
+
+    @staticmethod
+    def _set_phase(status: dict, phase: str, ready: bool, not_ready: list[str], ts: str) -> None:
+        status["phase"] = phase
+        old = {c.get("type"): c for c in status.get("conditions") or []}
+
+        def cond(ctype: str, ok: bool, reason: str = "", message: str = "") -> dict:
+            value = "True" if ok else "False"
+            prev = old.get(ctype)
+            c: dict[str, Any] = {"type": ctype, "status": value, "lastProbeTime": None,
+                                 "lastTransitionTime": prev["lastTransitionTime"]
+                                 if prev and prev.get("status") == value else ts}
+            if not ok and reason:
+                c["reason"] = reason
+                c["message"] = message
+            return c
+
+        msg = f"containers with unready status: [{' '.join(not_ready)}]"
+        status["conditions"] = [
+            cond("PodReadyToStartContainers", phase == "Running"),
+            cond("Initialized", True),
+            cond("Ready", ready, "ContainersNotReady", msg),
+            cond("ContainersReady", ready, "ContainersNotReady", msg),
+            cond("PodScheduled", True),
+        ]
