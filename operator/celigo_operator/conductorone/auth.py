@@ -59,13 +59,19 @@ def build_client_assertion(
     return jwt.encode(claims, secret.private_key, algorithm="EdDSA", headers=headers)
 
 
-def token_request_form(client_id: ClientId, secret: ClientSecret, **kwargs: float) -> dict[str, str]:
+def token_request_form(
+    client_id: ClientId,
+    secret: ClientSecret,
+    *,
+    lifetime: float = DEFAULT_ASSERTION_LIFETIME,
+    now: float | None = None,
+) -> dict[str, str]:
     """The form body of a token request; contains a fresh assertion, so never log it."""
     return {
         "grant_type": GRANT_TYPE,
         "client_id": client_id.raw,
         "client_assertion_type": ASSERTION_TYPE,
-        "client_assertion": build_client_assertion(client_id, secret, **kwargs),
+        "client_assertion": build_client_assertion(client_id, secret, lifetime=lifetime, now=now),
     }
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -22,7 +24,13 @@ from urllib.parse import quote
 
 import httpx
 
-from celigo_operator.conductorone.auth import TOKEN_PATH, AccessToken, TokenCache, token_request_form
+from celigo_operator.conductorone.auth import (
+    DEFAULT_ASSERTION_LIFETIME,
+    TOKEN_PATH,
+    AccessToken,
+    TokenCache,
+    token_request_form,
+)
 from celigo_operator.conductorone.errors import (
     AuthenticationFailed,
     ConductorOneError,
@@ -79,6 +87,8 @@ class ConductorOneClient:
     backoff is ``backoff_base * 2**attempt`` capped at ``max_backoff``, or the server's Retry-After when
     it is no longer than ``max_retry_wait`` (a longer one is raised as RateLimited for the caller to
     schedule). ``refresh_margin`` renews the cached token that many seconds before it expires.
+    ``assertion_lifetime`` is the signed assertion's validity; ``clock`` (wall-clock seconds) dates it,
+    so tests can agree with a fake server whose clock they moved.
     """
 
     def __init__(
@@ -93,6 +103,8 @@ class ConductorOneClient:
         max_backoff: float = 30.0,
         max_retry_wait: float = 60.0,
         refresh_margin: float = 60.0,
+        assertion_lifetime: float = DEFAULT_ASSERTION_LIFETIME,
+        clock: Callable[[], float] = time.time,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self._client_id = parse_client_id(client_id)
@@ -103,6 +115,8 @@ class ConductorOneClient:
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff
         self.max_retry_wait = max_retry_wait
+        self.assertion_lifetime = assertion_lifetime
+        self._clock = clock
         self._tokens = TokenCache(refresh_margin=refresh_margin)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
@@ -248,7 +262,9 @@ class ConductorOneClient:
         return await self._tokens.get(lambda: self._fetch_token(op))
 
     async def _fetch_token(self, op: str) -> tuple[str, float]:
-        form = token_request_form(self._client_id, self._secret)
+        form = token_request_form(
+            self._client_id, self._secret, lifetime=self.assertion_lifetime, now=self._clock()
+        )
         response = await self._send(op, "POST", TOKEN_PATH, data=form)
         if response.status_code != 200:
             raise self._error(op, "POST", TOKEN_PATH, response, token_endpoint=True)
