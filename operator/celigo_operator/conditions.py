@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 Status = Literal["True", "False", "Unknown"]
@@ -25,6 +26,11 @@ CREDENTIALS_EXPIRING = "CredentialsExpiring"
 READY_INPUTS = (CREDENTIALS_VALID, RECONCILED, CELIGO_REACHABLE, CONNECTOR_AVAILABLE, SYNCED)
 #: Display order of every condition type.
 ORDER = (READY, *READY_INPUTS, ROTATION, CREDENTIALS_EXPIRING)
+
+
+def utcnow() -> str:
+    """RFC 3339 UTC time to the second, as Kubernetes writes it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

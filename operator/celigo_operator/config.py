@@ -64,7 +64,12 @@ class OperatorConfig:
         return replace(cls(), **values)
 
 
+_OPTIONAL = {"connector_base_url", "conductorone_base_url", "liveness_endpoint", "metrics_port"}
+
+
 def _parse(name: str, raw: str, default: Any) -> Any:
+    if name in _OPTIONAL and raw.lower() in {"none", "off", "disabled"}:
+        return None
     try:
         if isinstance(default, bool):
             if raw.lower() not in {"true", "false", "1", "0", "yes", "no"}:

@@ -60,10 +60,13 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     def probe(**_: Any) -> bool:
         return runtime.reconciler is not None
 
-    @kopf.on.resume(*RESOURCE, registry=registry)
     @kopf.on.create(*RESOURCE, registry=registry)
     @kopf.on.update(*RESOURCE, registry=registry)
-    async def reconcile(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+    async def changed(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+        await runtime.handle(body, logger, check_now=True)
+
+    @kopf.on.resume(*RESOURCE, registry=registry)
+    async def resumed(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
         await runtime.handle(body, logger)
 
     @kopf.timer(

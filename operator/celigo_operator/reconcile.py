@@ -7,12 +7,9 @@ and writes only what changed. Killed at any line, the next call converges to the
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,21 +17,14 @@ from pydantic import ValidationError
 from celigo_operator import api, manifests
 from celigo_operator import conditions as cond
 from celigo_operator.api import CeligoConnectorSpec
-from celigo_operator.conditions import Cond
+from celigo_operator.conditions import Cond, utcnow
 from celigo_operator.config import OperatorConfig
-from celigo_operator.credentials import CredentialFormatError, parse_client_id, parse_client_secret
+from celigo_operator.health import CeligoHealth, HealthChecker
 from celigo_operator.kube import Kube, KubeError
 from celigo_operator.manifests import ConnectorCredentials, Owner
+from celigo_operator.sources import CredentialProblem, credentials_from_secret
 
 log = logging.getLogger(__name__)
-
-#: Verifies a credential set before it replaces a working one; returns None when fine, else a Cond for
-#: CredentialsValid explaining the refusal. Wired to the Celigo client by the health layer.
-Verifier = Callable[[CeligoConnectorSpec, ConnectorCredentials], Awaitable[Cond | None]]
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -52,83 +42,6 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     spec: CeligoConnectorSpec | None = None
     credentials: ConnectorCredentials | None = None
-
-
-class CredentialProblem(Exception):
-    """The source Secret cannot give a usable credential set; reason is a CredentialsValid reason."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-def _decode(secret: Mapping[str, Any], key: str, where: str) -> str:
-    raw = (secret.get("data") or {}).get(key)
-    if raw is None:
-        raw_text = (secret.get("stringData") or {}).get(key)
-        if raw_text is None:
-            raise CredentialProblem("KeyMissing", f"{where} has no key {key}.")
-        value = str(raw_text)
-    else:
-        try:
-            value = base64.b64decode(raw, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise CredentialProblem("KeyMissing", f"{where} key {key} is not valid UTF-8 text.") from None
-    if not value.strip():
-        raise CredentialProblem("KeyMissing", f"{where} key {key} is empty.")
-    return value.strip()
-
-
-def credentials_from_secret(
-    secret: Mapping[str, Any] | None, ref: api.CredentialsSecretRef, namespace: str
-) -> ConnectorCredentials:
-    """Read and check the source Secret the way the connector would; messages name Secret and key only."""
-    where = f"Secret {namespace}/{ref.name}"
-    if secret is None:
-        raise CredentialProblem("SecretNotFound", f"{where} does not exist.")
-    labels = (secret.get("metadata") or {}).get("labels") or {}
-    if labels.get(api.CREDENTIALS_OPT_IN_LABEL) != "true":
-        raise CredentialProblem(
-            "SecretNotOptedIn",
-            f'{where} is not labelled {api.CREDENTIALS_OPT_IN_LABEL}: "true"; the operator only reads '
-            "Secrets that opt in.",
-        )
-    keys = ref.keys
-    missing = [
-        k for k in (keys.client_id, keys.client_secret, keys.celigo_access_token) if not _has_value(secret, k)
-    ]
-    if missing:
-        raise CredentialProblem(
-            "KeyMissing", f"{where} is missing or has empty key(s): {', '.join(missing)}."
-        )
-    client_id = _decode(secret, keys.client_id, where)
-    client_secret = _decode(secret, keys.client_secret, where)
-    token = _decode(secret, keys.celigo_access_token, where)
-    try:
-        parse_client_id(client_id)
-    except CredentialFormatError as exc:
-        raise CredentialProblem(
-            "MalformedClientId",
-            f"{where} key {keys.client_id}: {exc.reason} (expected <name>@<tenant-host>/<rest>).",
-        ) from None
-    try:
-        parse_client_secret(client_secret)
-    except CredentialFormatError as exc:
-        raise CredentialProblem(
-            "MalformedClientSecret",
-            f"{where} key {keys.client_secret}: {exc.reason} "
-            "(expected secret-token:conductorone.com:v1:<base64url Ed25519 JWK>).",
-        ) from None
-    return ConnectorCredentials(client_id=client_id, client_secret=client_secret, access_token=token)
-
-
-def _has_value(secret: Mapping[str, Any], key: str) -> bool:
-    try:
-        _decode(secret, key, "")
-    except CredentialProblem:
-        return False
-    return True
 
 
 def check_spec(spec: CeligoConnectorSpec, config: OperatorConfig) -> Cond | None:
@@ -182,15 +95,14 @@ class ChildConflict(Exception):
 class Reconciler:
     """Holds the operator-wide collaborators; `reconcile(body)` is the one entry point."""
 
-    def __init__(
-        self, kube: Kube, config: OperatorConfig, hmac_key: bytes, verifier: Verifier | None = None
-    ) -> None:
+    def __init__(self, kube: Kube, config: OperatorConfig, hmac_key: bytes, health: HealthChecker) -> None:
         self.kube = kube
         self.config = config
         self.hmac_key = hmac_key
-        self.verifier = verifier
+        self.health = health
 
-    async def reconcile(self, body: Mapping[str, Any]) -> Outcome:
+    async def reconcile(self, body: Mapping[str, Any], *, check_now: bool = False) -> Outcome:
+        """Converge one resource. `check_now` forces the Celigo/ConductorOne checks (create, update)."""
         meta = body.get("metadata") or {}
         owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
         generation = meta.get("generation")
@@ -199,6 +111,7 @@ class Reconciler:
             k: v for k, v in old_status.items() if k not in ("conditions", "observedGeneration")
         }
         computed: list[Cond] = []
+        drop: list[str] = []
         outcome = Outcome(status=status)
 
         try:
@@ -209,8 +122,16 @@ class Reconciler:
         outcome.spec = spec
 
         problem = check_spec(spec, self.config)
-        creds_cond, creds = await self._read_credentials(owner, spec, old_status)
-        computed.append(creds_cond)
+        interval = self.health.interval(spec) if problem is None else 300.0
+        if check_now:
+            self.health.schedule.forget(owner.uid)
+        else:
+            self.health.schedule.spread(owner.uid, interval)
+        due = self.health.schedule.due(owner.uid)
+
+        creds_cond, creds, celigo = await self._credentials(owner, spec, status, due)
+        if creds_cond is not None:
+            computed.append(creds_cond)
         outcome.credentials = creds
 
         if problem is not None:
@@ -230,34 +151,102 @@ class Reconciler:
                 computed.append(Cond.false(cond.RECONCILED, "ApplyFailed", f"Kubernetes API: {exc}"))
 
         computed.append(await self._observe(owner, spec, status))
-        return self._finish(outcome, old_status, computed, generation)
+
+        if due:
+            if celigo is None and creds is not None:
+                celigo = await self.health.check_celigo(spec.region, creds)
+            if celigo is not None:
+                computed.append(celigo.reachable)
+                if celigo.credentials is not None and creds_cond is None:
+                    computed.append(celigo.credentials)
+                if celigo.inventory is not None:
+                    status["inventory"] = celigo.inventory
+            if spec.conductor_one is not None:
+                api_secret = await self._get_secret_or_none(
+                    owner.namespace, spec.conductor_one.credentials_secret_ref.name
+                )
+                computed.append(await self.health.check_conductorone(spec, owner.namespace, api_secret))
+            status["lastCheckTime"] = utcnow()
+            self.health.schedule.checked(owner.uid, interval, self.config.health_jitter)
+        if spec.conductor_one is None:
+            drop.append(cond.SYNCED)
+        return self._finish(outcome, old_status, computed, generation, drop)
 
     # ------------------------------------------------------------------------------------ steps
 
-    async def _read_credentials(
-        self, owner: Owner, spec: CeligoConnectorSpec, old_status: Mapping[str, Any]
-    ) -> tuple[Cond, ConnectorCredentials | None]:
+    async def _get_secret_or_none(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.kube.get_secret(namespace, name)
+
+    async def _credentials(
+        self, owner: Owner, spec: CeligoConnectorSpec, status: dict[str, Any], due: bool
+    ) -> tuple[Cond | None, ConnectorCredentials | None, CeligoHealth | None]:
+        """Credentials fit to run with, and the CredentialsValid condition (None: keep the last one).
+
+        A credential set that differs from the running one is checked against Celigo before it may
+        replace it; a refused set is remembered (by HMAC) so it is not rolled out, and retried when the
+        health check is next due or the Secret changes again.
+        """
         ref = spec.credentials_secret_ref
+        where = f"Secret {owner.namespace}/{ref.name}"
         try:
             source = await self.kube.get_secret(owner.namespace, ref.name)
             creds = credentials_from_secret(source, ref, owner.namespace)
         except CredentialProblem as exc:
-            return Cond.false(cond.CREDENTIALS_VALID, exc.reason, exc.message), None
+            return Cond.false(cond.CREDENTIALS_VALID, exc.reason, exc.message), None, None
         except KubeError as exc:
-            return Cond.unknown(
-                cond.CREDENTIALS_VALID, "SecretUnreadable", f"Reading the Secret failed: {exc}"
-            ), None
+            return (
+                Cond.unknown(cond.CREDENTIALS_VALID, "SecretUnreadable", f"Reading {where} failed: {exc}"),
+                None,
+                None,
+            )
+        cred_status: dict[str, Any] = dict(status.get("credentials") or {})
         version = manifests.credentials_version(self.hmac_key, creds)
-        current = (old_status.get("credentials") or {}).get("version")
-        if self.verifier is not None and version != current:
-            refusal = await self.verifier(spec, creds)
-            if refusal is not None:
-                return refusal, None
-        return Cond.true(
-            cond.CREDENTIALS_VALID,
-            "Valid",
-            f"Secret {owner.namespace}/{ref.name} is complete and well-formed.",
-        ), creds
+        current = cred_status.get("version")
+        if version == current:
+            cred_status.pop("rejectedVersion", None)
+            status["credentials"] = cred_status
+            return None, creds, None
+        if version == cred_status.get("rejectedVersion") and not due:
+            return None, None, None
+        checked = await self.health.check_celigo(spec.region, creds)
+        if checked.token_accepted:
+            cred_status.pop("rejectedVersion", None)
+            status["credentials"] = cred_status
+            return checked.credentials, creds, checked
+        if checked.transient:
+            return (
+                Cond.unknown(
+                    cond.CREDENTIALS_VALID,
+                    "VerificationPending",
+                    f"New credentials in {where} are not rolled out until Celigo confirms the token: "
+                    f"{checked.reachable.message}",
+                ),
+                None,
+                checked,
+            )
+        refusal = (
+            checked.credentials
+            if checked.credentials and checked.credentials.status != "True"
+            else checked.reachable
+        )
+        cred_status["rejectedVersion"] = version
+        status["credentials"] = cred_status
+        if current:
+            return (
+                Cond.false(
+                    cond.CREDENTIALS_VALID,
+                    "NewCredentialsRejected",
+                    f"New credentials in {where} (key {ref.keys.celigo_access_token}) were not rolled out: "
+                    f"{refusal.message} The connector keeps running with the previous set.",
+                ),
+                None,
+                checked,
+            )
+        return (
+            Cond.false(cond.CREDENTIALS_VALID, refusal.reason, f"{where}: {refusal.message}"),
+            None,
+            checked,
+        )
 
     async def _apply(
         self,
@@ -414,12 +403,17 @@ class Reconciler:
                 await self.kube.delete_secret(owner.namespace, sname)
 
     def _finish(
-        self, outcome: Outcome, old_status: Mapping[str, Any], computed: list[Cond], generation: int | None
+        self,
+        outcome: Outcome,
+        old_status: Mapping[str, Any],
+        computed: list[Cond],
+        generation: int | None,
+        drop: list[str] | None = None,
     ) -> Outcome:
-        by_type = {c.type: c for c in computed}
-        ready = cond.ready(by_type)
         now = utcnow()
-        merged = cond.merge(old_status.get("conditions"), [ready, *computed], generation, now)
+        merged = cond.merge(old_status.get("conditions"), computed, generation, now, drop=drop or ())
+        current = {c["type"]: Cond(c["type"], c["status"], c["reason"], c.get("message", "")) for c in merged}
+        merged = cond.merge(merged, [cond.ready(current)], generation, now)
         for new, old in cond.transitions(old_status.get("conditions"), merged):
             if new["type"] == cond.READY or new["status"] != "True" or old is not None:
                 kind = "Normal" if new["status"] == "True" else "Warning"

@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -14,6 +15,7 @@ from kubernetes import client as k8s
 
 from celigo_operator import api, handlers
 from celigo_operator.config import OperatorConfig
+from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube
 from celigo_operator.reconcile import Outcome, Reconciler
 
@@ -28,11 +30,36 @@ def _strip_none(value: Any) -> Any:
     return value
 
 
-def status_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
-    """Whether writing `new` (a merge patch) would change the stored status."""
+def _age(timestamp: str | None, now: datetime) -> float:
+    if not timestamp:
+        return float("inf")
+    try:
+        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return float("inf")
+    return (now - then).total_seconds()
+
+
+def _without_check_times(status: Mapping[str, Any]) -> dict[str, Any]:
+    result = {k: v for k, v in status.items() if k != "lastCheckTime"}
+    if isinstance(result.get("inventory"), Mapping):
+        result["inventory"] = {k: v for k, v in result["inventory"].items() if k != "checkedAt"}
+    return result
+
+
+def status_to_write(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any], refresh: float, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """The status patch worth writing, or None. A check that only moved lastCheckTime/checkedAt is written
+    at most every `refresh` seconds, so an idle connector costs about one status write an hour."""
     old = dict(old or {})
     merged = {**old, **new}
-    return bool(_strip_none(merged) != _strip_none(old))
+    if _strip_none(merged) == _strip_none(old):
+        return None
+    if _strip_none(_without_check_times(merged)) == _strip_none(_without_check_times(old)):
+        if _age(old.get("lastCheckTime"), now or datetime.now(UTC)) < refresh:
+            return None
+    return dict(new)
 
 
 @dataclass
@@ -42,6 +69,7 @@ class Runtime:
     config: OperatorConfig
     api_client: k8s.ApiClient
     kube: Kube | None = None
+    health: HealthChecker | None = None
     reconciler: Reconciler | None = None
     locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 
@@ -50,14 +78,21 @@ class Runtime:
         key = await self.kube.load_or_create_hmac_key(
             self.config.operator_namespace, self.config.hmac_secret_name
         )
-        self.reconciler = Reconciler(self.kube, self.config, key)
+        self.health = HealthChecker(self.config)
+        self.reconciler = Reconciler(self.kube, self.config, key, self.health)
 
     async def cleanup(self) -> None:
+        if self.health is not None:
+            await self.health.aclose()
         if self.kube is not None:
             self.kube.close()
 
     async def handle(
-        self, body: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
+        self,
+        body: Mapping[str, Any],
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        *,
+        check_now: bool = False,
     ) -> None:
         """Reconcile one resource (serialised per resource), then write status and Events only on change."""
         assert self.reconciler is not None and self.kube is not None
@@ -70,7 +105,7 @@ class Runtime:
                 return
             if latest["metadata"].get("deletionTimestamp"):
                 return
-            outcome = await self.reconciler.reconcile(latest)
+            outcome = await self.reconciler.reconcile(latest, check_now=check_now)
             await self._publish(latest, outcome, logger)
 
     async def _publish(
@@ -78,8 +113,9 @@ class Runtime:
     ) -> None:
         assert self.kube is not None
         meta = body["metadata"]
-        if status_changed(body.get("status"), outcome.status):
-            await self.kube.patch_connector_status(meta["namespace"], meta["name"], outcome.status)
+        patch = status_to_write(body.get("status"), outcome.status, self.config.status_refresh)
+        if patch is not None:
+            await self.kube.patch_connector_status(meta["namespace"], meta["name"], patch)
         for event in outcome.events:
             logger.info("%s: %s", event.reason, event.message)
             kopf.event(dict(body), type=event.type, reason=event.reason, message=event.message)

@@ -1,0 +1,265 @@
+"""Measure Celigo (and ConductorOne) for one connector and turn what was seen into conditions.
+
+The Celigo check is `GET /v1/tokenInfo` in the resource's region (a 401 there is retried once in the other
+region, to tell a rejected token from a wrong region), then the users and integrations lists for the
+inventory: at most 3 calls plus pagination. The mapping from outcomes to conditions is pure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from celigo_operator import celigo
+from celigo_operator import conditions as cond
+from celigo_operator.api import CeligoConnectorSpec, parse_duration
+from celigo_operator.conditions import Cond, utcnow
+from celigo_operator.conductorone import ConductorOneClient, errors
+from celigo_operator.conductorone.models import SyncStatus
+from celigo_operator.config import OperatorConfig
+from celigo_operator.manifests import ConnectorCredentials
+from celigo_operator.sources import CredentialProblem, read_keys
+
+OTHER_REGION = {"us": "eu", "eu": "us"}
+
+
+@dataclass
+class CeligoHealth:
+    """One Celigo check: the two conditions it decides, the inventory when it got that far."""
+
+    credentials: Cond | None  # None: the check says nothing about the token (e.g. an outage)
+    reachable: Cond
+    inventory: dict[str, Any] | None = None
+
+    @property
+    def token_accepted(self) -> bool:
+        return (
+            self.credentials is not None
+            and self.credentials.status == "True"
+            and self.reachable.status == "True"
+        )
+
+    @property
+    def transient(self) -> bool:
+        return self.credentials is None
+
+
+def inventory_of(users: list[Any], integrations: list[Any], checked_at: str) -> dict[str, Any]:
+    """Counts the connector will see: users per access level, integration-only users, integrations."""
+    levels = Counter(getattr(u, "access_level", None) for u in users)
+    return {
+        "users": len(users),
+        "integrationOnlyUsers": levels.get(None, 0),
+        "integrations": len(integrations),
+        "roles": {
+            "administrator": levels.get("administrator", 0),
+            "manage": levels.get("manage", 0),
+            "monitor": levels.get("monitor", 0),
+        },
+        "checkedAt": checked_at,
+    }
+
+
+def _transient(reason: str, message: str) -> CeligoHealth:
+    return CeligoHealth(credentials=None, reachable=Cond.false(cond.CELIGO_REACHABLE, reason, message))
+
+
+def outcome_for_error(exc: Exception, region: str) -> CeligoHealth:
+    """Map a Celigo client error to conditions (pure). Messages say what to do, never a token."""
+    if isinstance(exc, celigo.errors.Unauthorized):
+        return CeligoHealth(
+            credentials=Cond.false(
+                cond.CREDENTIALS_VALID,
+                "TokenRejected",
+                f"Celigo ({region}) rejected the API token (revoked, expired or mistyped): create a new token "
+                "under Resources > API tokens and put it in the credentials Secret.",
+            ),
+            reachable=Cond.true(cond.CELIGO_REACHABLE, "Reachable", f"Celigo {region} answered."),
+        )
+    if isinstance(exc, celigo.errors.Forbidden):
+        return CeligoHealth(
+            credentials=Cond.false(
+                cond.CREDENTIALS_VALID,
+                "TokenForbidden",
+                "Celigo accepted the token but refused the call: the token needs Full access scope and an "
+                "account owner or administrator.",
+            ),
+            reachable=Cond.true(cond.CELIGO_REACHABLE, "Reachable", f"Celigo {region} answered."),
+        )
+    if isinstance(exc, celigo.errors.RateLimited):
+        wait = f" (retry after {exc.retry_after:g}s)" if exc.retry_after else ""
+        return _transient("RateLimited", f"Celigo is rate limiting this account{wait}; will check again.")
+    if isinstance(exc, celigo.errors.Timeout):
+        return _transient("Timeout", f"Celigo {region} did not answer in time; will check again.")
+    if isinstance(exc, celigo.errors.MalformedResponse):
+        return _transient("CeligoUnavailable", f"Celigo {region} sent a response that is not valid: {exc}")
+    if isinstance(exc, celigo.errors.CeligoError):
+        return _transient("CeligoUnavailable", f"Celigo {region} is unavailable: {exc}")
+    raise exc
+
+
+def jitter_offset(uid: str, interval: float, fraction: float) -> float:
+    """A stable per-resource offset in [0, interval*fraction): a thousand resources never fire together."""
+    digest = int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16)
+    return (digest / 0xFFFFFFFF) * interval * fraction
+
+
+@dataclass
+class Schedule:
+    """When each resource's next health check is due (monotonic seconds), in memory."""
+
+    next_due: dict[str, float] = field(default_factory=dict)
+
+    def due(self, uid: str, now: float | None = None) -> bool:
+        return (now if now is not None else time.monotonic()) >= self.next_due.get(uid, 0.0)
+
+    def checked(self, uid: str, interval: float, fraction: float, now: float | None = None) -> None:
+        now = now if now is not None else time.monotonic()
+        self.next_due[uid] = now + interval + jitter_offset(uid, interval, fraction)
+
+    def spread(self, uid: str, interval: float, now: float | None = None) -> None:
+        """First check after an operator restart: somewhere in the next interval, not all at once."""
+        if uid not in self.next_due:
+            now = now if now is not None else time.monotonic()
+            self.next_due[uid] = now + jitter_offset(uid, interval, 1.0)
+
+    def forget(self, uid: str) -> None:
+        self.next_due.pop(uid, None)
+
+
+class HealthChecker:
+    """Runs Celigo and ConductorOne checks with shared connection pools and per-token rate limiters."""
+
+    def __init__(self, config: OperatorConfig) -> None:
+        self.config = config
+        self.http = httpx.AsyncClient(
+            timeout=config.celigo_timeout,
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        )
+        self._limiters: dict[str, celigo.RateLimiter] = {}
+        self.schedule = Schedule()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def interval(self, spec: CeligoConnectorSpec) -> float:
+        return parse_duration(spec.health_check.interval)
+
+    def _client(self, token: str, region: str) -> celigo.CeligoClient:
+        key = hashlib.sha256(token.encode()).hexdigest()
+        limiter = self._limiters.setdefault(key, celigo.RateLimiter())
+        return celigo.CeligoClient(
+            token,
+            region=region,
+            base_url=self.config.celigo_base_url(region),
+            timeout=self.config.celigo_timeout,
+            http=self.http,
+            rate_limiter=limiter,
+        )
+
+    async def check_celigo(
+        self, region: str, creds: ConnectorCredentials, *, inventory: bool = True
+    ) -> CeligoHealth:
+        """tokenInfo in `region` (and, on 401, in the other one), then the inventory."""
+        client = self._client(creds.access_token, region)
+        try:
+            await client.token_info()
+        except celigo.errors.Unauthorized as exc:
+            other = OTHER_REGION[region]
+            try:
+                await self._client(creds.access_token, other).token_info()
+            except celigo.errors.CeligoError:
+                return outcome_for_error(exc, region)
+            return CeligoHealth(
+                credentials=Cond.true(
+                    cond.CREDENTIALS_VALID, "Valid", f"The token is valid, but in region {other}."
+                ),
+                reachable=Cond.false(
+                    cond.CELIGO_REACHABLE,
+                    "WrongRegion",
+                    f"The token belongs to Celigo region {other}, not {region}: set spec.region to {other}.",
+                ),
+            )
+        except celigo.errors.CeligoError as exc:
+            return outcome_for_error(exc, region)
+        health = CeligoHealth(
+            credentials=Cond.true(cond.CREDENTIALS_VALID, "Valid", f"Celigo {region} accepts the API token."),
+            reachable=Cond.true(cond.CELIGO_REACHABLE, "Reachable", f"Celigo {region} answered tokenInfo."),
+        )
+        if inventory:
+            try:
+                users, integrations = await asyncio.gather(client.list_users(), client.list_integrations())
+            except celigo.errors.CeligoError as exc:
+                failed = outcome_for_error(exc, region)
+                health.reachable = failed.reachable if failed.transient else health.reachable
+                if not failed.transient:
+                    health.credentials = failed.credentials
+                return health
+            health.inventory = inventory_of(users, integrations, utcnow())
+        return health
+
+    async def check_conductorone(
+        self, spec: CeligoConnectorSpec, namespace: str, api_secret: Mapping[str, Any] | None
+    ) -> Cond:
+        """Synced, from ConductorOne's view of the connector's last sync."""
+        c1 = spec.conductor_one
+        assert c1 is not None
+        ref = c1.credentials_secret_ref
+        try:
+            client_id, client_secret = read_keys(
+                api_secret, namespace, ref.name, [ref.keys.client_id, ref.keys.client_secret]
+            )
+        except CredentialProblem as exc:
+            return Cond.false(cond.SYNCED, exc.reason, exc.message)
+        try:
+            client = ConductorOneClient(
+                client_id,
+                client_secret,
+                base_url=self.config.conductorone_base_url,
+                timeout=self.config.celigo_timeout,
+                max_retries=1,
+                http=self.http,
+            )
+        except ValueError as exc:
+            return Cond.false(cond.SYNCED, "MalformedApiCredentials", f"Secret {ref.name}: {exc}")
+        try:
+            status = await client.get_connector_status(c1.app_id, c1.connector_id)
+        except errors.AuthenticationFailed:
+            return Cond.false(
+                cond.SYNCED,
+                "ConductorOneAuthFailed",
+                f"ConductorOne refused the API credentials in Secret {ref.name}.",
+            )
+        except errors.NotFound:
+            return Cond.false(
+                cond.SYNCED,
+                "ConnectorNotFound",
+                f"ConductorOne has no connector {c1.connector_id} in app {c1.app_id}.",
+            )
+        except errors.ConductorOneError as exc:
+            return Cond.unknown(cond.SYNCED, "ConductorOneUnreachable", f"ConductorOne: {exc}")
+        when = status.completed_at.strftime("%Y-%m-%dT%H:%M:%SZ") if status.completed_at else None
+        if status.status == SyncStatus.DONE:
+            return Cond.true(
+                cond.SYNCED, "SyncDone", f"The last sync completed at {when or 'an unknown time'}."
+            )
+        if status.status == SyncStatus.ERROR:
+            return Cond.false(
+                cond.SYNCED, "SyncError", f"The last sync failed: {status.last_error or 'no details'}."
+            )
+        if status.status == SyncStatus.RUNNING:
+            if when:
+                return Cond.true(
+                    cond.SYNCED, "SyncRunning", f"A sync is running; the previous one completed at {when}."
+                )
+            return Cond.unknown(cond.SYNCED, "SyncRunning", "The first sync is running.")
+        return Cond.unknown(
+            cond.SYNCED, "SyncStatusUnknown", f"ConductorOne reports {status.raw_status or 'no status'}."
+        )
