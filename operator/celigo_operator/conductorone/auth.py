@@ -77,7 +77,7 @@ def token_request_form(
 
 @dataclass(frozen=True, repr=False)
 class AccessToken:
-    """An opaque bearer token and the monotonic time it stops being used. Never printed."""
+    """An opaque bearer token and the time (on the cache's clock) it stops being used. Never printed."""
 
     value: str = field(compare=False)
     expires_at: float
@@ -87,20 +87,21 @@ class AccessToken:
 
     __str__ = __repr__
 
-    def usable(self, margin: float, now: float | None = None) -> bool:
-        current = time.monotonic() if now is None else now
-        return current < self.expires_at - margin
+    def usable(self, margin: float, now: float) -> bool:
+        return now < self.expires_at - margin
 
 
 class TokenCache:
     """Holds one access token; concurrent callers share a single refresh.
 
     ``refresh_margin`` (seconds) makes a token count as expired that much early, capped at half its
-    lifetime so short-lived tokens are still reused.
+    lifetime so short-lived tokens are still reused. ``clock`` defaults to the monotonic clock; the
+    client passes its own so tests can move time.
     """
 
-    def __init__(self, refresh_margin: float = 60.0) -> None:
+    def __init__(self, refresh_margin: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.refresh_margin = refresh_margin
+        self._clock = clock
         self._token: AccessToken | None = None
         self._lifetime = 0.0
         self._lock = asyncio.Lock()
@@ -119,14 +120,14 @@ class TokenCache:
     async def get(self, fetch: Callable[[], Awaitable[tuple[str, float]]]) -> AccessToken:
         """Return the cached token, or call ``fetch() -> (token, expires_in_seconds)`` once for everyone."""
         token = self._token
-        if token is not None and token.usable(self._margin()):
+        if token is not None and token.usable(self._margin(), self._clock()):
             return token
         async with self._lock:
             token = self._token
-            if token is not None and token.usable(self._margin()):
+            if token is not None and token.usable(self._margin(), self._clock()):
                 return token
             value, expires_in = await fetch()
             self._lifetime = max(expires_in, 0.0)
-            token = AccessToken(value=value, expires_at=time.monotonic() + self._lifetime)
+            token = AccessToken(value=value, expires_at=self._clock() + self._lifetime)
             self._token = token
             return token

@@ -87,8 +87,8 @@ class ConductorOneClient:
     backoff is ``backoff_base * 2**attempt`` capped at ``max_backoff``, or the server's Retry-After when
     it is no longer than ``max_retry_wait`` (a longer one is raised as RateLimited for the caller to
     schedule). ``refresh_margin`` renews the cached token that many seconds before it expires.
-    ``assertion_lifetime`` is the signed assertion's validity; ``clock`` (wall-clock seconds) dates it,
-    so tests can agree with a fake server whose clock they moved.
+    ``assertion_lifetime`` is the signed assertion's validity; ``clock`` (wall-clock seconds) dates it
+    and times the cached token, so tests can agree with a fake server whose clock they moved.
     """
 
     def __init__(
@@ -117,7 +117,7 @@ class ConductorOneClient:
         self.max_retry_wait = max_retry_wait
         self.assertion_lifetime = assertion_lifetime
         self._clock = clock
-        self._tokens = TokenCache(refresh_margin=refresh_margin)
+        self._tokens = TokenCache(refresh_margin=refresh_margin, clock=clock)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
 
