@@ -27,6 +27,8 @@ __all__ = [
     "apply_schema_defaults",
     "process_custom_resource",
     "prune_unknown_fields",
+    "regex_error",
+    "subdomain_errors",
     "validate_against_schema",
     "validate_name",
 ]
@@ -628,20 +630,25 @@ _DNS1035_MSG = (
 )
 
 
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    """validation.RegexError."""
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """validation.RegexError, including its quirk: ``(e.g. 'my-name',  or '123-abc', regex ...)``."""
     if not examples:
         return f"{msg} (regex used for validation is '{fmt}')"
-    ex = " or ".join(f"'{e}'" for e in examples)
-    return f"{msg} (e.g. {ex}, regex used for validation is '{fmt}')"
+    text = msg + " (e.g. "
+    for i, example in enumerate(examples):
+        if i > 0:
+            text += " or "
+        text += f"'{example}', "
+    return text + f"regex used for validation is '{fmt}')"
 
 
-def _subdomain_errors(name: str) -> list[str]:
+def subdomain_errors(name: str) -> list[str]:
+    """validation.IsDNS1123Subdomain."""
     out = []
     if len(name) > 253:
         out.append("must be no more than 253 characters")
     if not re.fullmatch(_DNS1123_SUBDOMAIN_FMT, name):
-        out.append(_regex_error(_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
+        out.append(regex_error(_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
     return out
 
 
@@ -650,7 +657,7 @@ def _label_errors(name: str) -> list[str]:
     if len(name) > 63:
         out.append("must be no more than 63 characters")
     if not re.fullmatch(_DNS1123_LABEL_FMT, name):
-        out.append(_regex_error(_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
+        out.append(regex_error(_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
     return out
 
 
@@ -659,7 +666,7 @@ def _dns1035_errors(name: str) -> list[str]:
     if len(name) > 63:
         out.append("must be no more than 63 characters")
     if not re.fullmatch(_DNS1035_LABEL_FMT, name):
-        out.append(_regex_error(_DNS1035_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
+        out.append(regex_error(_DNS1035_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
     return out
 
 
@@ -686,5 +693,5 @@ _NAME_RULES: dict[tuple[str, str], Callable[[str], list[str]]] = {
 
 def validate_name(info: ResourceInfo, name: str) -> list[FieldError]:
     """metadata.name checks of ValidateObjectMeta for this resource (DNS subdomain unless said otherwise)."""
-    rule = _NAME_RULES.get((info.group, info.plural), _subdomain_errors)
+    rule = _NAME_RULES.get((info.group, info.plural), subdomain_errors)
     return [FieldError.invalid("metadata.name", name, msg) for msg in rule(name)]
