@@ -13,6 +13,7 @@ from celigo_operator.conductorone import (
     ConductorOneClient,
     NotFound,
     RotatedCredential,
+    RotateOutcomeUnknown,
     SyncStatus,
 )
 from celigo_operator.credentials import CredentialFormatError, generate_client_credentials
@@ -260,8 +261,6 @@ async def test_rotate_in_flight_when_interrupted_really_happened(
     fake: FakeConductorOne, make_client: ClientFactory
 ) -> None:
     """A held rotate: the caller gives up, yet ConductorOne creates the credential afterwards."""
-    from celigo_operator.conductorone import RotateOutcomeUnknown
-
     hold = threading.Event()
     fault = fake.inject(Fault(hold=hold, path_prefix=ROTATE_PATH, method="POST"))
     client = make_client(timeout=0.3)
