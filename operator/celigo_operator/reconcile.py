@@ -42,6 +42,7 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     spec: CeligoConnectorSpec | None = None
     credentials: ConnectorCredentials | None = None
+    deployment: dict[str, Any] | None = None  # as the API server returned it during this reconcile
 
 
 def check_spec(spec: CeligoConnectorSpec, config: OperatorConfig) -> Cond | None:
@@ -150,7 +151,7 @@ class Reconciler:
             except KubeError as exc:
                 computed.append(Cond.false(cond.RECONCILED, "ApplyFailed", f"Kubernetes API: {exc}"))
 
-        computed.append(await self._observe(owner, spec, status))
+        computed.append(await self._observe(owner, status, outcome.deployment))
 
         if due:
             if celigo is None and creds is not None:
@@ -280,7 +281,7 @@ class Reconciler:
                 )
 
         desired = manifests.build_deployment(owner, spec, self.config, secret_name, version)
-        action = await self._ensure_deployment(owner, desired)
+        action, outcome.deployment = await self._ensure_deployment(owner, desired)
         if action:
             outcome.events.append(
                 Event("Normal", action, f"{action} Deployment {desired['metadata']['name']}.")
@@ -319,18 +320,20 @@ class Reconciler:
         if existing is not None and not _owned_by(existing, owner):
             raise ChildConflict("Secret", name)
 
-    async def _ensure_deployment(self, owner: Owner, desired: dict[str, Any]) -> str | None:
+    async def _ensure_deployment(
+        self, owner: Owner, desired: dict[str, Any]
+    ) -> tuple[str | None, dict[str, Any]]:
+        """Create, repair or leave the Deployment; returns what was done and the object as stored."""
         name = desired["metadata"]["name"]
         actual = await self.kube.get_deployment(owner.namespace, name)
         if actual is None:
-            await self.kube.create_deployment(desired)
-            return "Created"
+            return "Created", await self.kube.create_deployment(desired)
         if not _owned_by(actual, owner):
             raise ChildConflict("Deployment", name)
         if manifests.is_subset(desired["spec"], actual.get("spec")) and manifests.is_subset(
             desired["metadata"].get("labels"), actual["metadata"].get("labels")
         ):
-            return None
+            return None, actual
         body = {
             **desired,
             "metadata": {
@@ -340,12 +343,12 @@ class Reconciler:
             },
         }
         body["metadata"].pop("managedFields", None)
-        await self.kube.replace_deployment(body)
-        return "Updated"
+        return "Updated", await self.kube.replace_deployment(body)
 
-    async def _observe(self, owner: Owner, spec: CeligoConnectorSpec | None, status: dict[str, Any]) -> Cond:
+    async def _observe(self, owner: Owner, status: dict[str, Any], seen: dict[str, Any] | None) -> Cond:
+        """ConnectorAvailable from the Deployment (already read this reconcile, if `seen`) and its pods."""
         name = manifests.child_name(owner.name)
-        dep = await self.kube.get_deployment(owner.namespace, name)
+        dep = seen if seen is not None else await self.kube.get_deployment(owner.namespace, name)
         if dep is None or not _owned_by(dep, owner):
             status["connector"] = {"deployment": None}
             return Cond.false(cond.CONNECTOR_AVAILABLE, "NotDeployed", f"Deployment {name} does not exist.")
@@ -394,8 +397,11 @@ class Reconciler:
         """Once every pod runs the current template, older credential Secrets are no longer needed."""
         cred = status.get("credentials") or {}
         current = (status.get("connector") or {}).get("secret")
-        if cred.get("lastRotationResult") in ("RollingOut", "Deployed") and current == cred.get("secretName"):
-            status["credentials"] = {**cred, "lastRotationResult": "Succeeded"}
+        if cred.get("lastRotationResult") not in ("RollingOut", "Deployed") or current != cred.get(
+            "secretName"
+        ):
+            return
+        status["credentials"] = {**cred, "lastRotationResult": "Succeeded"}
         selector = f"{manifests.LABEL_OWNER_UID}={owner.uid},{manifests.LABEL_ROLE}=connector-credentials"
         for secret in await self.kube.list_secrets(owner.namespace, selector):
             sname = secret["metadata"]["name"]
