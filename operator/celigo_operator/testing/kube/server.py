@@ -72,8 +72,13 @@ _DNS1035_MSG = (
 )
 # Built-ins whose objects carry metadata.generation (custom resources always do).
 GENERATION_RESOURCES = {
-    "deployments.apps", "replicasets.apps", "statefulsets.apps", "daemonsets.apps", "pods",
-    "poddisruptionbudgets.policy", "networkpolicies.networking.k8s.io",
+    "deployments.apps",
+    "replicasets.apps",
+    "statefulsets.apps",
+    "daemonsets.apps",
+    "pods",
+    "poddisruptionbudgets.policy",
+    "networkpolicies.networking.k8s.io",
     "customresourcedefinitions.apiextensions.k8s.io",
 }
 DELETE_RETURNS_OBJECT = {"namespaces", "pods", "services"}
@@ -112,16 +117,6 @@ def fields_v1(value: Any) -> dict:
         else:
             out[f"f:{key}"] = {}
     return out
-
-
-class GoRaw:
-    """A value field.Error prints verbatim (Go's %#v of an int64 is e.g. 0x0)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __str__(self) -> str:
-        return self.text
 
 
 @dataclass
@@ -236,7 +231,9 @@ class Core:
             pattern, msg, limit = _DNS1123_SUBDOMAIN, _SUBDOMAIN_MSG, 253
         causes = []
         if len(name) > limit:
-            causes.append(errors.FieldError.invalid("metadata.name", name, f"must be no more than {limit} characters"))
+            causes.append(
+                errors.FieldError.invalid("metadata.name", name, f"must be no more than {limit} characters")
+            )
         if not pattern.match(name):
             causes.append(errors.FieldError.invalid("metadata.name", name, msg))
         if causes:
@@ -264,16 +261,24 @@ class Core:
         expected = f"{names.get('plural', '')}.{spec.get('group', '')}"
         causes = []
         if name != expected:
-            causes.append(errors.FieldError.invalid(
-                "metadata.name", name, "must be spec.names.plural+\".\"+spec.group"))
+            causes.append(
+                errors.FieldError.invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group')
+            )
         if not names.get("kind"):
             causes.append(errors.FieldError.required("spec.names.kind"))
         versions = spec.get("versions") or []
         if not versions:
-            causes.append(errors.FieldError.required("spec.versions", "must have exactly one version marked as storage version"))
+            causes.append(
+                errors.FieldError.required(
+                    "spec.versions", "must have exactly one version marked as storage version"
+                )
+            )
         elif sum(1 for v in versions if v.get("storage")) != 1:
-            causes.append(errors.FieldError.invalid(
-                "spec.versions", versions, "must have exactly one version marked as storage version"))
+            causes.append(
+                errors.FieldError.invalid(
+                    "spec.versions", versions, "must have exactly one version marked as storage version"
+                )
+            )
         if causes:
             raise errors.invalid(CRDS, name, causes)
 
@@ -289,7 +294,13 @@ class Core:
             prev = old_conditions.get(ctype)
             if prev and prev.get("status") == "True":
                 return prev
-            return {"type": ctype, "status": "True", "lastTransitionTime": ts, "reason": reason, "message": message}
+            return {
+                "type": ctype,
+                "status": "True",
+                "lastTransitionTime": ts,
+                "reason": reason,
+                "message": message,
+            }
 
         stored = [v["name"] for v in spec.get("versions") or [] if v.get("storage")]
         previous = (obj.get("status") or {}).get("storedVersions") or []
@@ -302,8 +313,9 @@ class Core:
             "storedVersions": previous + [v for v in stored if v not in previous],
         }
 
-    def _managed(self, old: dict | None, new: dict, ctx: WriteContext, subresource: str | None,
-                 info: ResourceInfo) -> None:
+    def _managed(
+        self, old: dict | None, new: dict, ctx: WriteContext, subresource: str | None, info: ResourceInfo
+    ) -> None:
         """Record the writer in managedFields (one entry per manager, operation and subresource)."""
         entries = list((old or {}).get("metadata", {}).get("managedFields") or [])
         if subresource == "status":
@@ -312,8 +324,11 @@ class Core:
             part = {k: v for k, v in new.items() if k not in ("apiVersion", "kind", "status")}
             if "status" in new and not (info.has_subresource("status") or info.custom):
                 part["status"] = new["status"]
-            meta = {k: v for k, v in part.get("metadata", {}).items()
-                    if k in ("labels", "annotations", "finalizers", "ownerReferences")}
+            meta = {
+                k: v
+                for k, v in part.get("metadata", {}).items()
+                if k in ("labels", "annotations", "finalizers", "ownerReferences")
+            }
             part["metadata"] = meta
             if not meta:
                 part.pop("metadata")
@@ -328,9 +343,13 @@ class Core:
         if subresource:
             entry["subresource"] = subresource
         entries = [
-            e for e in entries
-            if not (e.get("manager") == ctx.manager and e.get("operation") == ctx.operation
-                    and e.get("subresource") == entry.get("subresource"))
+            e
+            for e in entries
+            if not (
+                e.get("manager") == ctx.manager
+                and e.get("operation") == ctx.operation
+                and e.get("subresource") == entry.get("subresource")
+            )
         ]
         entries.append(entry)
         new["metadata"]["managedFields"] = entries
@@ -346,7 +365,8 @@ class Core:
             body_ns = meta.get("namespace")
             if body_ns and namespace and body_ns != namespace:
                 raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request")
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             namespace = namespace or body_ns or "default"
             meta["namespace"] = namespace
         else:
@@ -355,8 +375,11 @@ class Core:
         if not name:
             prefix = meta.get("generateName") or ""
             if not prefix:
-                raise errors.invalid(info, "", [errors.FieldError.required(
-                    "metadata.name", "name or generateName is required")])
+                raise errors.invalid(
+                    info,
+                    "",
+                    [errors.FieldError.required("metadata.name", "name or generateName is required")],
+                )
             name = prefix + random_suffix()
             meta["name"] = name
         self.validate_name(info, name)
@@ -368,8 +391,13 @@ class Core:
                 raise errors.namespace_terminating(info, name, namespace or "")
         if self.store.get(info.group_resource, namespace or "", name) is not None:
             raise errors.already_exists(info, name)
-        for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields",
-                  "selfLink"):
+        for k in (
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "managedFields",
+            "selfLink",
+        ):
             meta.pop(k, None)
         meta["uid"] = str(uuid.uuid4())
         meta["resourceVersion"] = ""
@@ -404,21 +432,37 @@ class Core:
         if kind and kind != info.kind:
             raise errors.bad_request(
                 f"the object provided is unrecognized (must be of type {info.kind}): "
-                f"couldn't get version/kind; kind {kind!r} does not match")
+                f"couldn't get version/kind; kind {kind!r} does not match"
+            )
         if api_version and api_version != info.api_version:
             raise errors.bad_request(
                 f"the API version in the data ({api_version}) does not match the expected API version "
-                f"({info.api_version})")
+                f"({info.api_version})"
+            )
 
     @staticmethod
     def _order_metadata(obj: dict) -> None:
         """Key order like the real server (name, generateName, namespace, uid, ... ) for readable YAML."""
-        order = ["name", "generateName", "namespace", "uid", "resourceVersion", "generation",
-                 "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-                 "annotations", "ownerReferences", "finalizers", "managedFields"]
+        order = [
+            "name",
+            "generateName",
+            "namespace",
+            "uid",
+            "resourceVersion",
+            "generation",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "labels",
+            "annotations",
+            "ownerReferences",
+            "finalizers",
+            "managedFields",
+        ]
         meta = obj["metadata"]
-        obj["metadata"] = {k: meta[k] for k in order if k in meta} | {k: v for k, v in meta.items()
-                                                                      if k not in order}
+        obj["metadata"] = {k: meta[k] for k in order if k in meta} | {
+            k: v for k, v in meta.items() if k not in order
+        }
         head = {k: obj[k] for k in ("apiVersion", "kind", "metadata") if k in obj}
         rest = {k: v for k, v in obj.items() if k not in head}
         obj.clear()
@@ -432,29 +476,55 @@ class Core:
             raise errors.not_found(info, name)
         return obj
 
-    def replace(self, info: ResourceInfo, namespace: str, name: str, body: dict, ctx: WriteContext,
-                subresource: str | None) -> dict:
+    def replace(
+        self,
+        info: ResourceInfo,
+        namespace: str,
+        name: str,
+        body: dict,
+        ctx: WriteContext,
+        subresource: str | None,
+    ) -> dict:
         """PUT: optimistic concurrency on resourceVersion, then the common update path."""
         self._check_type(info, body)
         meta = body.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
             raise errors.bad_request(
-                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
         if info.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
             raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request")
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
         old = self.get_or_404(info, namespace, name)
         rv = meta.get("resourceVersion")
         if rv:
             if rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(info, name)
         elif info.custom:
-            raise errors.invalid(info, name, [errors.FieldError.invalid(
-                "metadata.resourceVersion", GoRaw("0x0"), "must be specified for an update")])
+            raise errors.invalid(
+                info,
+                name,
+                [
+                    errors.cause(
+                        "FieldValueInvalid",
+                        "metadata.resourceVersion",
+                        "Invalid value: 0x0: must be specified for an update",
+                    )
+                ],
+            )
         return self.update(info, old, body, ctx, subresource)
 
-    def patch(self, info: ResourceInfo, namespace: str, name: str, patch_body: Any, patch_type: str,
-              ctx: WriteContext, subresource: str | None) -> dict:
+    def patch(
+        self,
+        info: ResourceInfo,
+        namespace: str,
+        name: str,
+        patch_body: Any,
+        patch_type: str,
+        ctx: WriteContext,
+        subresource: str | None,
+    ) -> dict:
         old = self.store.get(info.group_resource, namespace, name)
         if old is None:
             if patch_type == "apply":
@@ -465,7 +535,9 @@ class Core:
             patched = json_patch(current, patch_body)
         elif patch_type == "merge":
             if not isinstance(patch_body, dict):
-                raise errors.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
+                raise errors.bad_request(
+                    "json: cannot unmarshal array into Go value of type map[string]interface {}"
+                )
             patched = merge_patch(current, patch_body)
         elif patch_type == "strategic":
             patched = strategic_merge_patch(current, patch_body)
@@ -479,10 +551,13 @@ class Core:
         if patched["metadata"].get("name", name) != name:
             raise errors.bad_request(
                 f"the name of the object ({patched['metadata'].get('name')}) does not match the name on the"
-                f" URL ({name})")
+                f" URL ({name})"
+            )
         return self.update(info, old, patched, ctx, subresource)
 
-    def _apply_create(self, info: ResourceInfo, namespace: str, name: str, body: Any, ctx: WriteContext) -> dict:
+    def _apply_create(
+        self, info: ResourceInfo, namespace: str, name: str, body: Any, ctx: WriteContext
+    ) -> dict:
         if not isinstance(body, dict):
             raise errors.bad_request("error decoding YAML: the apply configuration must be an object")
         body = copy.deepcopy(body)
@@ -491,8 +566,9 @@ class Core:
             body["metadata"].setdefault("namespace", namespace)
         return self.create(info, namespace if info.namespaced else None, body, ctx)
 
-    def update(self, info: ResourceInfo, old: dict, new_in: dict, ctx: WriteContext,
-               subresource: str | None) -> dict:
+    def update(
+        self, info: ResourceInfo, old: dict, new_in: dict, ctx: WriteContext, subresource: str | None
+    ) -> dict:
         """The common write path of PUT and PATCH: status rules, immutables, generation, no-op, finalizers."""
         name = old["metadata"]["name"]
         has_status = info.has_subresource("status")
@@ -519,8 +595,16 @@ class Core:
         if not isinstance(meta, dict):
             meta = new["metadata"] = {}
         old_meta = old["metadata"]
-        for k in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-                  "deletionGracePeriodSeconds", "generation", "generateName"):
+        for k in (
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "generateName",
+        ):
             if k in old_meta:
                 meta[k] = old_meta[k]
             else:
@@ -536,10 +620,17 @@ class Core:
         if old_meta.get("deletionTimestamp"):
             added = [f for f in meta.get("finalizers", []) if f not in (old_meta.get("finalizers") or [])]
             if added:
-                raise errors.invalid(info, name, [errors.FieldError.forbidden(
-                    "metadata.finalizers",
-                    "no new finalizers can be added if the object is being deleted, found new finalizers "
-                    "[]string{" + ", ".join(json.dumps(f) for f in added) + "}")])
+                raise errors.invalid(
+                    info,
+                    name,
+                    [
+                        errors.FieldError.forbidden(
+                            "metadata.finalizers",
+                            "no new finalizers can be added if the object is being deleted, found new finalizers "
+                            "[]string{" + ", ".join(json.dumps(f) for f in added) + "}",
+                        )
+                    ],
+                )
         self._process(info, new, ctx, name)
         if info.group_resource == CRDS.group_resource:
             self._crd_status(new)
@@ -578,17 +669,21 @@ class Core:
         pre = options.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != old["metadata"].get("uid"):
             raise errors.ApiError(
-                409, "Conflict",
+                409,
+                "Conflict",
                 f"Operation cannot be fulfilled on {info.group_resource} {json.dumps(name)}: Precondition failed:"
                 f" UID in precondition: {pre['uid']}, UID in object meta: {old['metadata'].get('uid')}",
-                {"name": name, **({"group": info.group} if info.group else {}), "kind": info.plural})
+                {"name": name, **({"group": info.group} if info.group else {}), "kind": info.plural},
+            )
         if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise errors.ApiError(
-                409, "Conflict",
+                409,
+                "Conflict",
                 f"Operation cannot be fulfilled on {info.group_resource} {json.dumps(name)}: Precondition failed:"
                 f" ResourceVersion in precondition: {pre['resourceVersion']}, ResourceVersion in object meta:"
                 f" {old['metadata']['resourceVersion']}",
-                {"name": name, **({"group": info.group} if info.group else {}), "kind": info.plural})
+                {"name": name, **({"group": info.group} if info.group else {}), "kind": info.plural},
+            )
         if ctx.dry_run:
             return old
         policy = options.get("propagationPolicy") or "Background"
@@ -605,6 +700,7 @@ class Core:
             if self.tracks_generation(info):
                 new["metadata"]["generation"] = int(new["metadata"].get("generation") or 0) + 1
             self._order_metadata(new)
+            self.gc_dirty = True
             return self.store.put(info.group_resource, new)
         return self._remove(info, old)
 
@@ -700,14 +796,16 @@ class Core:
                     remaining += 1
                     if not obj["metadata"].get("deletionTimestamp"):
                         with contextlib.suppress(errors.ApiError):
-                            self.delete(info, obj["metadata"].get("namespace", ""), obj["metadata"]["name"],
-                                        {}, ctx)
+                            self.delete(
+                                info, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], {}, ctx
+                            )
             if remaining:
                 self.gc_dirty = True
                 continue
             new = copy.deepcopy(crd)
             new["metadata"]["finalizers"] = [
-                f for f in new["metadata"].get("finalizers") or []
+                f
+                for f in new["metadata"].get("finalizers") or []
                 if f != "customresourcecleanup.apiextensions.k8s.io"
             ]
             self.update(CRDS, crd, new, ctx, None)
@@ -772,8 +870,9 @@ def rbac_verb(method: str, route: Route | None, watch: bool) -> str:
 class ApiServer:
     """Builds the aiohttp application around a Core."""
 
-    def __init__(self, settings: EmulatorSettings, token: str, faults: FaultInjector,
-                 request_log: list[RequestRecord]) -> None:
+    def __init__(
+        self, settings: EmulatorSettings, token: str, faults: FaultInjector, request_log: list[RequestRecord]
+    ) -> None:
         self.settings = settings
         self.token = token
         self.faults = faults
@@ -805,8 +904,11 @@ class ApiServer:
         return None
 
     def route(self, group: str, version: str, rest: list[str]) -> Route:
-        if rest and rest[0] == "namespaces" and len(rest) >= 3 and not (
-            group == "" and len(rest) == 3 and rest[2] in ("status", "finalize")
+        if (
+            rest
+            and rest[0] == "namespaces"
+            and len(rest) >= 3
+            and not (group == "" and len(rest) == 3 and rest[2] in ("status", "finalize"))
         ):
             namespace: str | None = rest[1]
             plural, tail = rest[2], rest[3:]
@@ -861,8 +963,15 @@ class ApiServer:
         record.status_code = resp.status
         return resp
 
-    async def _dispatch(self, request: web.Request, route: Route | None, parsed: tuple[str, str, list[str]] | None,
-                        watch: bool, not_served: bool, record: RequestRecord) -> web.StreamResponse:
+    async def _dispatch(
+        self,
+        request: web.Request,
+        route: Route | None,
+        parsed: tuple[str, str, list[str]] | None,
+        watch: bool,
+        not_served: bool,
+        record: RequestRecord,
+    ) -> web.StreamResponse:
         auth = request.headers.get("Authorization", "")
         if auth != f"Bearer {self.token}":
             return error_response(errors.unauthorized())
@@ -896,9 +1005,13 @@ class ApiServer:
         elif code == 409 and route is not None and route.name:
             err = errors.conflict(route.info, route.name)
         elif code == 504:
-            err = errors.timeout("request did not complete within the allotted timeout", int(fault.retry_after or 0))
+            err = errors.timeout(
+                "request did not complete within the allotted timeout", int(fault.retry_after or 0)
+            )
         elif code == 503:
-            err = errors.ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+            err = errors.ApiError(
+                503, "ServiceUnavailable", "the server is currently unable to handle the request"
+            )
         elif code == 404 and route is not None:
             err = errors.not_found(route.info, route.name or "")
         elif code == 403:
@@ -911,8 +1024,9 @@ class ApiServer:
         return resp
 
     # ---- non-resource endpoints -----------------------------------------------------------------
-    async def _non_resource(self, request: web.Request, parsed: tuple[str, str, list[str]] | None
-                            ) -> web.StreamResponse:
+    async def _non_resource(
+        self, request: web.Request, parsed: tuple[str, str, list[str]] | None
+    ) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
         if request.method not in ("GET", "HEAD"):
             if parsed is None:
@@ -923,10 +1037,15 @@ class ApiServer:
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok", content_type="text/plain")
         if path == "/api":
-            return json_response({
-                "kind": "APIVersions", "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.server_address}],
-            })
+            return json_response(
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [
+                        {"clientCIDR": "0.0.0.0/0", "serverAddress": self.server_address}
+                    ],
+                }
+            )
         if path == "/apis":
             return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": self._groups()})
         if path.startswith("/openapi/v3"):
@@ -960,30 +1079,57 @@ class ApiServer:
         resources = []
         for i in sorted(infos, key=lambda x: x.plural):
             entry: dict[str, Any] = {
-                "name": i.plural, "singularName": i.singular, "namespaced": i.namespaced,
-                "kind": i.kind, "verbs": list(i.verbs),
+                "name": i.plural,
+                "singularName": i.singular,
+                "namespaced": i.namespaced,
+                "kind": i.kind,
+                "verbs": list(i.verbs),
             }
             if i.short_names:
                 entry["shortNames"] = list(i.short_names)
             if i.categories:
                 entry["categories"] = list(i.categories)
             entry["storageVersionHash"] = base64.b64encode(
-                hashlib.sha256(f"{i.group}/{i.version}/{i.kind}".encode()).digest()[:8]).decode()
+                hashlib.sha256(f"{i.group}/{i.version}/{i.kind}".encode()).digest()[:8]
+            ).decode()
             resources.append(entry)
             for sub in i.subresources:
                 if sub == "scale":
-                    resources.append({"name": f"{i.plural}/scale", "singularName": "", "namespaced": i.namespaced,
-                                      "group": "autoscaling", "version": "v1", "kind": "Scale",
-                                      "verbs": ["get", "patch", "update"]})
+                    resources.append(
+                        {
+                            "name": f"{i.plural}/scale",
+                            "singularName": "",
+                            "namespaced": i.namespaced,
+                            "group": "autoscaling",
+                            "version": "v1",
+                            "kind": "Scale",
+                            "verbs": ["get", "patch", "update"],
+                        }
+                    )
                 elif sub == "finalize":
-                    resources.append({"name": f"{i.plural}/finalize", "singularName": "",
-                                      "namespaced": i.namespaced, "kind": i.kind, "verbs": ["update"]})
+                    resources.append(
+                        {
+                            "name": f"{i.plural}/finalize",
+                            "singularName": "",
+                            "namespaced": i.namespaced,
+                            "kind": i.kind,
+                            "verbs": ["update"],
+                        }
+                    )
                 else:
-                    resources.append({"name": f"{i.plural}/{sub}", "singularName": "", "namespaced": i.namespaced,
-                                      "kind": i.kind, "verbs": ["get", "patch", "update"]})
+                    resources.append(
+                        {
+                            "name": f"{i.plural}/{sub}",
+                            "singularName": "",
+                            "namespaced": i.namespaced,
+                            "kind": i.kind,
+                            "verbs": ["get", "patch", "update"],
+                        }
+                    )
         gv = f"{group}/{version}" if group else version
-        return json_response({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
-                              "resources": resources})
+        return json_response(
+            {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
+        )
 
     def _openapi(self, path: str, request: web.Request) -> web.Response:
         from .openapi import openapi_v3_document, openapi_v3_root
@@ -1000,7 +1146,7 @@ class ApiServer:
                 digest = hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:64].upper()
                 root["paths"][key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
             return json_response(root)
-        key = path[len("/openapi/v3/"):]
+        key = path[len("/openapi/v3/") :]
         g, v = self._gv_of_openapi_key(key)
         infos = self.registry.in_group_version(g, v)
         if not infos:
@@ -1026,7 +1172,8 @@ class ApiServer:
         fv = q.get("fieldValidation") or "Warn"
         if fv not in ("Strict", "Warn", "Ignore"):
             raise errors.bad_request(
-                f'fieldValidation parameter unsupported: {fv}; valid values are Strict, Warn, Ignore')
+                f"fieldValidation parameter unsupported: {fv}; valid values are Strict, Warn, Ignore"
+            )
         dry = q.getall("dryRun", [])
         for d in dry:
             if d != "All":
@@ -1046,9 +1193,15 @@ class ApiServer:
             }
             kind = kinds.get(ctype)
             if kind is None or kind == "unsupported":
-                raise errors.unsupported_media_type(ctype, (
-                    "application/json-patch+json", "application/merge-patch+json",
-                    "application/strategic-merge-patch+json", "application/apply-patch+yaml"))
+                raise errors.unsupported_media_type(
+                    ctype,
+                    (
+                        "application/json-patch+json",
+                        "application/merge-patch+json",
+                        "application/strategic-merge-patch+json",
+                        "application/apply-patch+yaml",
+                    ),
+                )
         else:
             if ctype not in ("application/json", "application/yaml", "*/*"):
                 raise errors.unsupported_media_type(ctype)
@@ -1066,13 +1219,16 @@ class ApiServer:
             raise errors.bad_request(
                 "couldn't get version/kind; json parse error: json: cannot unmarshal "
                 f"{'array' if isinstance(data, list) else 'string'} into Go value of type struct "
-                '{ APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }')
+                '{ APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+            )
         return data, kind
 
     def _wants_table(self, request: web.Request) -> bool:
         return TABLE_MARK in request.headers.get("Accept", "")
 
-    async def _resource(self, request: web.Request, route: Route, watch: bool, fault: Any) -> web.StreamResponse:
+    async def _resource(
+        self, request: web.Request, route: Route, watch: bool, fault: Any
+    ) -> web.StreamResponse:
         info = route.info
         method = request.method
         ns = route.namespace or ""
@@ -1099,8 +1255,13 @@ class ApiServer:
             if self._wants_table(request):
                 from .table import to_table
 
-                return json_response(to_table(info, [self.core.render(info, obj)],
-                                              list_meta={"resourceVersion": obj["metadata"]["resourceVersion"]}))
+                return json_response(
+                    to_table(
+                        info,
+                        [self.core.render(info, obj)],
+                        list_meta={"resourceVersion": obj["metadata"]["resourceVersion"]},
+                    )
+                )
             return json_response(self.core.render(info, obj))
         if method == "PUT":
             ctx = self._ctx(request)
@@ -1115,8 +1276,10 @@ class ApiServer:
             if kind == "apply":
                 if not request.query.get("fieldManager"):
                     raise errors.invalid(
-                        _PATCH_OPTIONS, "", [errors.FieldError.required(
-                            "fieldManager", "is required for apply patch")])
+                        _PATCH_OPTIONS,
+                        "",
+                        [errors.FieldError.required("fieldManager", "is required for apply patch")],
+                    )
                 ctx.operation = "Apply"
             obj = self.core.patch(info, ns, name, body, kind, ctx, route.subresource)
             return json_response(self.core.render(info, obj), 200, ctx.warnings)
@@ -1124,9 +1287,14 @@ class ApiServer:
             ctx = self._ctx(request)
             options = await self._delete_options(request)
             obj = self.core.delete(info, ns, name, options, ctx)
-            if ctx.dry_run or (obj["metadata"].get("deletionTimestamp") and self.store.get(
-                info.group_resource, ns, name
-            ) is not None) or (info.plural in DELETE_RETURNS_OBJECT and not info.group):
+            if (
+                ctx.dry_run
+                or (
+                    obj["metadata"].get("deletionTimestamp")
+                    and self.store.get(info.group_resource, ns, name) is not None
+                )
+                or (info.plural in DELETE_RETURNS_OBJECT and not info.group)
+            ):
                 return json_response(self.core.render(info, obj))
             return json_response(self.core.deleted_status(info, obj))
         raise errors.method_not_allowed(info, method.lower())
@@ -1199,8 +1367,9 @@ class ApiServer:
             return json_response(to_table(info, rendered, list_meta=meta))
         if not info.custom:
             rendered = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in rendered]
-        return json_response({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta,
-                              "items": rendered})
+        return json_response(
+            {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta, "items": rendered}
+        )
 
     @staticmethod
     def _obj_key(obj: dict) -> str:
@@ -1218,8 +1387,9 @@ class ApiServer:
             data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             return str(data["start"]).rstrip("\0")
         except (ValueError, KeyError, TypeError):
-            raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
-                                     "(version meta.k8s.io/v1)") from None
+            raise errors.bad_request(
+                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+            ) from None
 
     def _parse_rv(self, info: ResourceInfo, rv: str) -> int:
         try:
@@ -1229,11 +1399,19 @@ class ApiServer:
             return value
         except ValueError:
             raise errors.ApiError(
-                500, "InternalError",
+                500,
+                "InternalError",
                 f"Internal error occurred: invalid resource version: strconv.ParseUint: parsing {json.dumps(rv)}:"
                 " invalid syntax",
-                {"causes": [{"message": f"invalid resource version: strconv.ParseUint: parsing {json.dumps(rv)}:"
-                                        " invalid syntax"}]}) from None
+                {
+                    "causes": [
+                        {
+                            "message": f"invalid resource version: strconv.ParseUint: parsing {json.dumps(rv)}:"
+                            " invalid syntax"
+                        }
+                    ]
+                },
+            ) from None
 
     async def _watch(self, request: web.Request, route: Route, fault: Any) -> web.StreamResponse:
         info = route.info
@@ -1252,7 +1430,9 @@ class ApiServer:
             try:
                 timeout = float(int(q["timeoutSeconds"]))
             except ValueError:
-                raise errors.bad_request(f'strconv.ParseInt: parsing "{q["timeoutSeconds"]}": invalid syntax') from None
+                raise errors.bad_request(
+                    f'strconv.ParseInt: parsing "{q["timeoutSeconds"]}": invalid syntax'
+                ) from None
         table = self._wants_table(request)
 
         def render(obj: dict) -> dict:
@@ -1260,17 +1440,29 @@ class ApiServer:
             if table:
                 from .table import to_table
 
-                return to_table(info, [out], list_meta={"resourceVersion": out["metadata"]["resourceVersion"]})
+                return to_table(
+                    info, [out], list_meta={"resourceVersion": out["metadata"]["resourceVersion"]}
+                )
             return out
 
         def bookmark(rv: int) -> dict:
-            return {"kind": info.kind, "apiVersion": info.api_version, "metadata": {"resourceVersion": str(rv)}}
+            return {
+                "kind": info.kind,
+                "apiVersion": info.api_version,
+                "metadata": {"resourceVersion": str(rv)},
+            }
 
         spec = WatchSpec(
-            resource=info.group_resource, match=match, render=render, bookmark=bookmark, since=since,
-            timeout=timeout, bookmarks=q.get("allowWatchBookmarks") in ("true", "1"),
+            resource=info.group_resource,
+            match=match,
+            render=render,
+            bookmark=bookmark,
+            since=since,
+            timeout=timeout,
+            bookmarks=q.get("allowWatchBookmarks") in ("true", "1"),
             bookmark_interval=self.settings.bookmark_interval,
-            drop=bool(fault and fault.drop_watch), expire=bool(fault and fault.expire_watch),
+            drop=bool(fault and fault.drop_watch),
+            expire=bool(fault and fault.expire_watch),
         )
         return await serve_watch(request, self.store, spec)
 
@@ -1286,10 +1478,17 @@ class ApiServer:
             if match(obj):
                 meta = obj["metadata"]
                 with contextlib.suppress(errors.ApiError):
-                    deleted.append(self.core.delete(info, meta.get("namespace", ""), meta["name"], options, ctx))
-        return json_response({"kind": info.list_kind, "apiVersion": info.api_version,
-                              "metadata": {"resourceVersion": str(self.store.resource_version)},
-                              "items": [self.core.render(info, o) for o in deleted]})
+                    deleted.append(
+                        self.core.delete(info, meta.get("namespace", ""), meta["name"], options, ctx)
+                    )
+        return json_response(
+            {
+                "kind": info.list_kind,
+                "apiVersion": info.api_version,
+                "metadata": {"resourceVersion": str(self.store.resource_version)},
+                "items": [self.core.render(info, o) for o in deleted],
+            }
+        )
 
     async def _scale(self, request: web.Request, route: Route) -> web.Response:
         info = route.info
@@ -1308,8 +1507,15 @@ class ApiServer:
                 raise errors.conflict(info, name)
             replicas = (scale.get("spec") or {}).get("replicas")
             if not isinstance(replicas, int) or replicas < 0:
-                raise errors.invalid(_SCALE, name, [errors.FieldError.invalid(
-                    "spec.replicas", replicas, "must be greater than or equal to 0")])
+                raise errors.invalid(
+                    _SCALE,
+                    name,
+                    [
+                        errors.FieldError.invalid(
+                            "spec.replicas", replicas, "must be greater than or equal to 0"
+                        )
+                    ],
+                )
             new = copy.deepcopy(obj)
             new.setdefault("spec", {})["replicas"] = replicas
             obj = self.core.update(info, obj, new, ctx, None)
@@ -1323,16 +1529,29 @@ class ApiServer:
         status = obj.get("status") or {}
         sel = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         return {
-            "kind": "Scale", "apiVersion": "autoscaling/v1",
-            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                         if k in meta},
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: meta[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if k in meta
+            },
             "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
-            "status": {"replicas": status.get("replicas", 0),
-                       "selector": ",".join(f"{k}={v}" for k, v in sorted(sel.items()))},
+            "status": {
+                "replicas": status.get("replicas", 0),
+                "selector": ",".join(f"{k}={v}" for k, v in sorted(sel.items())),
+            },
         }
 
 
-_PATCH_OPTIONS = ResourceInfo(group="meta.k8s.io", version="v1", kind="PatchOptions", plural="patchoptions",
-                              singular="patchoptions", namespaced=False)
-_SCALE = ResourceInfo(group="autoscaling", version="v1", kind="Scale", plural="scale", singular="scale",
-                      namespaced=True)
+_PATCH_OPTIONS = ResourceInfo(
+    group="meta.k8s.io",
+    version="v1",
+    kind="PatchOptions",
+    plural="patchoptions",
+    singular="patchoptions",
+    namespaced=False,
+)
+_SCALE = ResourceInfo(
+    group="autoscaling", version="v1", kind="Scale", plural="scale", singular="scale", namespaced=True
+)

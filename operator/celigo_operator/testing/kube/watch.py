@@ -162,13 +162,20 @@ async def serve_watch(request: web.Request, store: Store, spec: WatchSpec) -> we
             now = loop.time()
             if now >= deadline:
                 break
-            wait_until = deadline
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return resp  # the client went away; aiohttp does not cancel the handler for us
+            wait_until = min(deadline, now + 1.0)
             if spec.bookmarks:
-                wait_until = min(wait_until, next_bookmark if not final_done else deadline)
+                wait_until = min(wait_until, next_bookmark if not final_done else wait_until)
+            getter = asyncio.ensure_future(q.get())
             try:
-                ev = await asyncio.wait_for(q.get(), timeout=max(0.0, wait_until - now))
-            except TimeoutError:
-                ev = None
+                done, _ = await asyncio.wait({getter}, timeout=max(0.0, wait_until - now))
+            finally:
+                getter.cancel()
+            if getter in done:
+                ev = getter.result()
+            else:
                 if spec.bookmarks and loop.time() >= next_bookmark and not final_done:
                     if q.empty() and store.resource_version > sent_rv:
                         sent_rv = store.resource_version

@@ -119,10 +119,12 @@ class WorkloadController:
             except errors.ApiError:
                 next_due = time.monotonic() + self.settings.rollout_delay
             timeout = None if next_due is None else max(0.0, next_due - time.monotonic())
+            # asyncio.wait (not wait_for): on 3.11 wait_for can swallow a cancellation racing a wake-up.
+            waiter = asyncio.ensure_future(self._wake.wait())
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+                await asyncio.wait({waiter}, timeout=timeout)
+            finally:
+                waiter.cancel()
 
     def _on_change(self, ev: ChangeEvent) -> None:
         if ev.resource in WATCHED:
