@@ -71,6 +71,10 @@ class RateLimiter:
 
     Callers reserve a slot and sleep until it is theirs (first come, first served). It is safe to share
     across event loops and threads: state sits behind a lock and waiting happens outside it.
+
+    It paces send times; arrivals at Celigo can still bunch up (connection set-up, scheduling), and the
+    connector spends from the same account bucket. So when many calls are expected in a burst, configure
+    it with headroom below Celigo's numbers; a 429 that still happens is retried and penalizes the bucket.
     """
 
     def __init__(self, capacity: int = 1000, refill_per_second: float = 300.0, *,
