@@ -133,7 +133,8 @@ def test_credential_from_json() -> None:
                                  "deletedAt": None, "extra": {"ignored": True}})
     assert cred.id == "c1" and cred.client_id == "a@b/c" and cred.deleted_at is None
     assert cred.expires_at == datetime(2026, 2, 1, tzinfo=UTC)
-    for bad in (None, [], {"clientId": "x"}, {"id": ""}, {"id": "c", "displayName": 3}):
+    bad_values: list[object] = [None, [], {"clientId": "x"}, {"id": ""}, {"id": "c", "displayName": 3}]
+    for bad in bad_values:
         with pytest.raises(MalformedResponse):
             Credential.from_json(bad)
 

@@ -217,7 +217,7 @@ async def test_rotate_5xx_is_outcome_unknown_and_not_retried(
     with pytest.raises(RotateOutcomeUnknown) as info:
         await client.rotate_credential(APP, CONN)
     assert isinstance(info.value.__cause__, Unavailable)
-    assert info.value.status == status
+    assert info.value.status == status and info.value.sent
     assert fake.count("POST", ROTATE_PATH) == 1
 
 
@@ -230,6 +230,27 @@ async def test_rotate_timeout_is_outcome_unknown_and_not_retried(
         await client.rotate_credential(APP, CONN)
     assert isinstance(info.value.__cause__, Timeout)
     assert fault.hits == 1
+
+
+async def test_rotate_without_a_token_is_a_plain_error(fake: FakeConductorOne,
+                                                       make_client: ClientFactory) -> None:
+    """The token endpoint failing means the rotate was never sent: no doubt about its outcome."""
+    fake.inject(Fault(status=503, path_prefix=TOKEN, times=None))
+    with pytest.raises(Unavailable) as info:
+        await make_client(max_retries=1).rotate_credential(APP, CONN)
+    assert not isinstance(info.value, RotateOutcomeUnknown)
+    assert info.value.sent is False
+    assert fake.count("POST", TOKEN) == 2  # the token request itself is retried
+    assert fake.count("POST", ROTATE_PATH) == 0
+
+
+async def test_rotate_to_an_unreachable_server_is_a_plain_error(make_client: ClientFactory) -> None:
+    with FakeConductorOne() as gone:
+        url = gone.url
+    with pytest.raises(Unavailable) as info:
+        await make_client(base_url=url).rotate_credential(APP, CONN)
+    assert not isinstance(info.value, RotateOutcomeUnknown)
+    assert info.value.sent is False
 
 
 async def test_rotate_429_is_rate_limited_and_not_retried(fake: FakeConductorOne,
@@ -314,10 +335,13 @@ async def test_malformed_token_answers(fake: FakeConductorOne, client: Conductor
     ],
 )
 async def test_malformed_rotate_answers(fake: FakeConductorOne, client: ConductorOneClient, body: str) -> None:
+    """A 200 we cannot read may still have created a credential (whose secret is now lost): unknown."""
     fake.inject(Fault(status=200, body=body, path_prefix=ROTATE_PATH, method="POST"))
-    with pytest.raises(MalformedResponse) as info:
+    with pytest.raises(RotateOutcomeUnknown) as info:
         await client.rotate_credential(APP, CONN)
-    assert '"s"' not in str(info.value)
+    assert isinstance(info.value.__cause__, MalformedResponse)
+    assert '"s"' not in str(info.value) and '"s"' not in str(info.value.__cause__)
+    assert fake.count("POST", ROTATE_PATH) == 1
 
 
 async def test_malformed_credential_answer(fake: FakeConductorOne, client: ConductorOneClient) -> None:

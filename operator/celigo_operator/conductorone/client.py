@@ -184,30 +184,34 @@ class ConductorOneClient:
 
         Persist ``client_secret`` before anything else. Never retried: a rotate whose answer was lost may
         have happened, and retrying would mint another credential. Such failures (timeout, dropped
-        connection, 5xx) raise RotateOutcomeUnknown; the caller must reconcile (keep the current
-        credential in use, look at the credentials it knows with ``get_credential``, and decide to rotate
-        again deliberately). 429, 401, 403 and 404 mean nothing was created and raise their own types.
+        connection, 5xx, a 200 without a readable credential and secret) raise RotateOutcomeUnknown; the
+        caller must reconcile (keep the current credential in use, look at the credentials it knows with
+        ``get_credential``, and decide to rotate again deliberately). 429, 401, 403 and 404, and failures
+        with ``sent=False`` (no connection, no token), mean nothing was created and raise their own types.
         Whether a rotate also revokes the previous credential is unconfirmed: callers must cope with both.
         """
         path = f"/api/v1/apps/{_seg(app_id, 'app_id')}/connectors/{_seg(connector_id, 'connector_id')}"
         path += "/credentials"
         op = "rotate_credential"
+        # Get the token first, with retries: failures there cannot have rotated anything.
+        await self._with_retries(op, self._token, retry=True)
         try:
             body = await self._api(op, "POST", path, json={}, retry=False)
-        except (Timeout, Unavailable) as exc:
+            secret = body.get("clientSecret")
+            if not isinstance(secret, str) or not secret:
+                raise MalformedResponse(f"{op}: response has no clientSecret", operation=op)
+            try:
+                credential = Credential.from_json(body.get("credential", body.get("connectorCredential")))
+            except MalformedResponse as exc:
+                raise MalformedResponse(f"{op}: {exc}", operation=op) from None
+        except (Timeout, Unavailable, MalformedResponse) as exc:
+            if not exc.sent:
+                raise
             raise RotateOutcomeUnknown(
                 f"{op}: no usable answer ({type(exc).__name__}); a credential may have been created",
                 status=exc.status,
                 operation=op,
             ) from exc
-        secret = body.get("clientSecret")
-        raw_cred = body.get("credential", body.get("connectorCredential"))
-        if not isinstance(secret, str) or not secret:
-            raise MalformedResponse(f"{op}: response has no clientSecret", operation=op)
-        try:
-            credential = Credential.from_json(raw_cred)
-        except MalformedResponse as exc:
-            raise MalformedResponse(f"{op}: {exc}", operation=op) from None
         return RotatedCredential(credential=credential, client_secret=secret)
 
     async def get_credential(self, app_id: str, connector_id: str, credential_id: str) -> Credential:
@@ -259,7 +263,11 @@ class ConductorOneClient:
                 await asyncio.sleep(delay)
 
     async def _token(self, op: str) -> AccessToken:
-        return await self._tokens.get(lambda: self._fetch_token(op))
+        try:
+            return await self._tokens.get(lambda: self._fetch_token(op))
+        except ConductorOneError as exc:
+            exc.sent = False  # the API request this token was for never left
+            raise
 
     async def _fetch_token(self, op: str) -> tuple[str, float]:
         form = token_request_form(
@@ -309,10 +317,16 @@ class ConductorOneClient:
             response = await self._http.request(method, url, timeout=self.timeout, **kwargs)
         except httpx.TimeoutException as exc:
             raise Timeout(
-                f"{op}: {method} {path} timed out after {self.timeout}s ({type(exc).__name__})", operation=op
+                f"{op}: {method} {path} timed out after {self.timeout}s ({type(exc).__name__})",
+                operation=op,
+                sent=not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
             ) from None
         except httpx.TransportError as exc:
-            raise Unavailable(f"{op}: {method} {path} failed ({type(exc).__name__})", operation=op) from None
+            raise Unavailable(
+                f"{op}: {method} {path} failed ({type(exc).__name__})",
+                operation=op,
+                sent=not isinstance(exc, httpx.ConnectError),
+            ) from None
         log.debug("ConductorOne %s: %s %s -> %d", op, method, path, response.status_code)
         return response
 

@@ -21,12 +21,19 @@ __all__ = [
 
 
 class ConductorOneError(Exception):
-    """Base class; ``status`` is the HTTP status when there was a response, ``operation`` the client call."""
+    """Base class; ``status`` is the HTTP status when there was a response, ``operation`` the client call.
 
-    def __init__(self, message: str, *, status: int | None = None, operation: str | None = None) -> None:
+    ``sent`` is False when the failing API request certainly never reached ConductorOne (the connection
+    could not be opened, or getting the access token failed first); True otherwise.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, operation: str | None = None, sent: bool = True
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.operation = operation
+        self.sent = sent
 
 
 class AuthenticationFailed(ConductorOneError):
@@ -54,8 +61,9 @@ class RateLimited(ConductorOneError):
         retry_after: float | None = None,
         status: int | None = 429,
         operation: str | None = None,
+        sent: bool = True,
     ) -> None:
-        super().__init__(message, status=status, operation=operation)
+        super().__init__(message, status=status, operation=operation, sent=sent)
         self.retry_after = retry_after
 
 
@@ -72,7 +80,8 @@ class MalformedResponse(ConductorOneError):
 
 
 class RotateOutcomeUnknown(ConductorOneError):
-    """A rotate request was sent but no usable answer came back (timeout, dropped connection, 5xx).
+    """A rotate request was sent but no usable answer came back (timeout, dropped connection, 5xx, or a
+    success answer without a readable credential and secret).
 
     ConductorOne may or may not have created a new credential. The client never retries a rotate: a blind
     retry could mint a second credential, and the first one's secret (shown only once) is lost either

@@ -36,7 +36,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -80,14 +80,14 @@ class Fault:
     and ``hits`` counts them, so a test can wait for the exact moment a request is in flight.
     """
 
-    status: int | None = None
     path_prefix: str | None = None
-    method: str | None = None
+    status: int | None = None
     times: int | None = 1
     retry_after: float | None = None
     delay: float = 0.0
     timeout: bool = False
     hold: threading.Event | None = None
+    method: str | None = None
     body: str | None = None
     hits: int = field(default=0, init=False)
     arrived: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
@@ -122,7 +122,7 @@ class IssuedCredential:
     def __repr__(self) -> str:
         return f"IssuedCredential(credential_id={self.credential_id!r}, client_id={self.client_id!r})"
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[str]:
         """Unpack as ``client_id, client_secret`` like register_client()'s tuple."""
         return iter((self.client_id, self.client_secret))
 
