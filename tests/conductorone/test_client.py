@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -19,8 +20,9 @@ from celigo_operator.conductorone import (
 from celigo_operator.credentials import CredentialFormatError, generate_client_credentials
 from celigo_operator.testing.fake_conductorone import FakeConductorOne, Fault, IssuedCredential
 
-from .conftest import APP, CONN, ClientFactory
-
+APP = "app-1"  # the connector the `connector` fixture creates
+CONN = "conn-1"
+ClientFactory = Callable[..., ConductorOneClient]
 TOKEN = "/auth/v1/token"
 CONNECTOR_PATH = f"/api/v1/apps/{APP}/connectors/{CONN}"
 ROTATE_PATH = f"{CONNECTOR_PATH}/credentials"

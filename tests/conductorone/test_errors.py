@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 
@@ -22,8 +23,9 @@ from celigo_operator.conductorone import (
 from celigo_operator.credentials import generate_client_credentials, parse_client_secret
 from celigo_operator.testing.fake_conductorone import FakeConductorOne, Fault, IssuedCredential
 
-from .conftest import APP, CONN, ClientFactory
-
+APP = "app-1"  # the connector the `connector` fixture creates
+CONN = "conn-1"
+ClientFactory = Callable[..., ConductorOneClient]
 TOKEN = "/auth/v1/token"
 CONNECTOR_PATH = f"/api/v1/apps/{APP}/connectors/{CONN}"
 ROTATE_PATH = f"{CONNECTOR_PATH}/credentials"

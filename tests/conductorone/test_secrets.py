@@ -16,8 +16,8 @@ from celigo_operator.conductorone import ConductorOneClient, ConductorOneError
 from celigo_operator.credentials import CredentialFormatError
 from celigo_operator.testing.fake_conductorone import FakeConductorOne, Fault, IssuedCredential
 
-from .conftest import APP, CONN
-
+APP = "app-1"  # the connector the `connector` fixture creates
+CONN = "conn-1"
 CONNECTOR_PATH = f"/api/v1/apps/{APP}/connectors/{CONN}"
 ROTATE_PATH = f"{CONNECTOR_PATH}/credentials"
 
