@@ -34,8 +34,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+class QuietTicks(logging.Filter):
+    """Drop kopf's per-tick "Timer ... succeeded" lines: a timer fires every few seconds per resource."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        return not (record.name.startswith("kopf") and msg.startswith("Timer ") and msg.endswith("succeeded."))
+
+
 def setup_logging(fmt: str, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(QuietTicks())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

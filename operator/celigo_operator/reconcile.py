@@ -93,6 +93,21 @@ class ChildConflict(Exception):
         )
 
 
+#: CredentialsValid reasons that come from reading the Secret (not from Celigo's verdict on the token).
+_SECRET_REASONS = frozenset(
+    {
+        "SecretNotFound",
+        "SecretNotOptedIn",
+        "KeyMissing",
+        "MalformedClientId",
+        "MalformedClientSecret",
+        "SecretUnreadable",
+        "NewCredentialsRejected",
+        "VerificationPending",
+    }
+)
+
+
 class Reconciler:
     """Holds the operator-wide collaborators; `reconcile(body)` is the one entry point."""
 
@@ -130,7 +145,8 @@ class Reconciler:
             self.health.schedule.spread(owner.uid, interval)
         due = self.health.schedule.due(owner.uid)
 
-        creds_cond, creds, celigo = await self._credentials(owner, spec, status, due)
+        last = cond.find(old_status.get("conditions"), cond.CREDENTIALS_VALID)
+        creds_cond, creds, celigo = await self._credentials(owner, spec, status, due, last)
         if creds_cond is not None:
             computed.append(creds_cond)
         outcome.credentials = creds
@@ -179,7 +195,12 @@ class Reconciler:
         return await self.kube.get_secret(namespace, name)
 
     async def _credentials(
-        self, owner: Owner, spec: CeligoConnectorSpec, status: dict[str, Any], due: bool
+        self,
+        owner: Owner,
+        spec: CeligoConnectorSpec,
+        status: dict[str, Any],
+        due: bool,
+        last: Mapping[str, Any] | None,
     ) -> tuple[Cond | None, ConnectorCredentials | None, CeligoHealth | None]:
         """Credentials fit to run with, and the CredentialsValid condition (None: keep the last one).
 
@@ -206,7 +227,13 @@ class Reconciler:
         if version == current:
             cred_status.pop("rejectedVersion", None)
             status["credentials"] = cred_status
-            return None, creds, None
+            if last is not None and last.get("reason") not in _SECRET_REASONS:
+                return None, creds, None  # Celigo's last verdict on the running token stands until re-checked
+            return (
+                Cond.true(cond.CREDENTIALS_VALID, "Valid", f"{where} holds the running credentials."),
+                creds,
+                None,
+            )
         if version == cred_status.get("rejectedVersion") and not due:
             return None, None, None
         checked = await self.health.check_celigo(spec.region, creds)

@@ -1,0 +1,179 @@
+"""One emulated cluster, fake Celigo and ConductorOne, and the real operator process, for end-to-end tests."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from celigo_operator import api
+from celigo_operator.credentials import generate_client_credentials
+from celigo_operator.testing.fake_celigo import FakeCeligo
+from celigo_operator.testing.fake_conductorone import FakeConductorOne
+from celigo_operator.testing.harness import OperatorProcess, operator_env, wait_for
+from celigo_operator.testing.kube import EmulatorSettings, KubeEmulator
+
+ROOT = Path(__file__).resolve().parents[2]
+GROUP, VERSION, PLURAL = api.GROUP, api.VERSION, api.PLURAL
+_counter = itertools.count()
+
+
+class World:
+    """What an end-to-end test talks to; every call goes over HTTP to the emulator or the fakes."""
+
+    def __init__(self, emu: KubeEmulator, celigo: FakeCeligo, c1: FakeConductorOne, workdir: Path) -> None:
+        self.emu, self.celigo, self.c1, self.workdir = emu, celigo, c1, workdir
+        self.kubeconfig = emu.write_kubeconfig(workdir / "kubeconfig")
+        self.api = emu.api_client()
+        self.core = k8s.CoreV1Api(self.api)
+        self.apps = k8s.AppsV1Api(self.api)
+        self.custom = k8s.CustomObjectsApi(self.api)
+        self.ext = k8s.ApiextensionsV1Api(self.api)
+        self.operator: OperatorProcess | None = None
+        self.secrets_seen: list[str] = []  # every secret value a test handed out: scanned for leaks
+
+    # --- setup ---
+    def install_crd(self) -> None:
+        self.ext.create_custom_resource_definition(yaml.safe_load((ROOT / "crds" / "celigoconnectors.yaml").read_text()))
+        self.core.create_namespace({"metadata": {"name": "celigo-operator"}})
+
+    def start_operator(self, log_name: str = "operator.log", **extra_env: str) -> OperatorProcess:
+        env = operator_env(
+            self.kubeconfig,
+            celigo_urls=self.celigo.base_urls,
+            conductorone_url=self.c1.url,
+            extra=extra_env,
+        )
+        self.operator = OperatorProcess(env, self.workdir / log_name).start()
+        return self.operator
+
+    def namespace(self, prefix: str = "t") -> str:
+        name = f"{prefix}-{next(_counter)}-{int(time.time() * 1000) % 100000}"
+        self.core.create_namespace({"metadata": {"name": name}})
+        return name
+
+    # --- credentials ---
+    def credentials(self, region: str = "us", token: str | None = None) -> dict[str, str]:
+        client_id, client_secret = generate_client_credentials("tenant.conductor.one")
+        token = token or self.celigo.add_token(region)
+        self.secrets_seen += [client_secret, token]
+        return {"BATON_CLIENT_ID": client_id, "BATON_CLIENT_SECRET": client_secret, "BATON_CELIGO_ACCESS_TOKEN": token}
+
+    def put_secret(
+        self, ns: str, values: Mapping[str, str], name: str = "celigo-credentials", labelled: bool = True
+    ) -> None:
+        labels = {api.CREDENTIALS_OPT_IN_LABEL: "true"} if labelled else {}
+        body = {
+            "metadata": {"name": name, "labels": labels},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+        }
+        try:
+            self.core.create_namespaced_secret(ns, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.core.replace_namespaced_secret(name, ns, body)
+
+    # --- the resource ---
+    def create_connector(self, ns: str, name: str = "celigo", **spec: Any) -> dict:
+        body = {
+            "apiVersion": api.API_VERSION,
+            "kind": api.KIND,
+            "metadata": {"name": name},
+            "spec": {"credentialsSecretRef": {"name": "celigo-credentials"}, **spec},
+        }
+        return dict(self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body))
+
+    def get(self, ns: str, name: str = "celigo") -> dict:
+        return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name))
+
+    def patch_spec(self, ns: str, name: str, spec: Mapping[str, Any]) -> dict:
+        return dict(
+            self.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name, {"spec": dict(spec)})
+        )
+
+    def condition(self, ns: str, name: str, type_: str) -> dict | None:
+        for cond in (self.get(ns, name).get("status") or {}).get("conditions") or []:
+            if cond["type"] == type_:
+                return dict(cond)
+        return None
+
+    def wait_condition(
+        self, ns: str, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 20.0
+    ) -> dict:
+        def check() -> dict | None:
+            cond = self.condition(ns, name, type_)
+            if cond and cond["status"] == status and (reason is None or cond["reason"] == reason):
+                return cond
+            return None
+
+        try:
+            return dict(wait_for(check, timeout, what=f"{type_}={status} ({reason})"))
+        except TimeoutError as exc:
+            conds = (self.get(ns, name).get("status") or {}).get("conditions")
+            raise AssertionError(f"{exc}\nconditions now: {json.dumps(conds, indent=1)}\n{self.log_tail()}") from None
+
+    def wait_ready(self, ns: str, name: str = "celigo", timeout: float = 20.0) -> dict:
+        self.wait_condition(ns, name, "Ready", "True", timeout=timeout)
+        return self.get(ns, name)
+
+    # --- children ---
+    def deployment(self, ns: str, name: str = "celigo") -> dict | None:
+        try:
+            resp = self.apps.read_namespaced_deployment(f"{name}-baton-celigo", ns, _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(json.loads(resp.data))
+
+    def owned_secrets(self, ns: str) -> list[dict]:
+        resp = self.core.list_namespaced_secret(
+            ns, label_selector="app.kubernetes.io/managed-by=celigo-operator", _preload_content=False
+        )
+        return list(json.loads(resp.data)["items"])
+
+    def pods(self, ns: str) -> list[dict]:
+        return list(json.loads(self.core.list_namespaced_pod(ns, _preload_content=False).data)["items"])
+
+    def events(self, ns: str, name: str = "celigo") -> list[dict]:
+        resp = self.core.list_namespaced_event(
+            ns, field_selector=f"involvedObject.name={name}", _preload_content=False
+        )
+        return list(json.loads(resp.data)["items"])
+
+    def wait_event(self, ns: str, reason: str, name: str = "celigo", timeout: float = 10.0) -> dict:
+        found = wait_for(
+            lambda: [e for e in self.events(ns, name) if e.get("reason") == reason], timeout, what=f"event {reason}"
+        )
+        return dict(found[0])
+
+    def log_tail(self, n: int = 4000) -> str:
+        return f"--- operator log ---\n{self.operator.log()[-n:]}" if self.operator else ""
+
+    def writes_since(self, mark: int) -> list[Any]:
+        return [r for r in self.emu.request_log[mark:] if r.verb not in ("get", "list", "watch")]
+
+
+@contextmanager
+def world(workdir: Path, *, start_operator: bool = True, **operator_env_extra: str) -> Iterator[World]:
+    settings = EmulatorSettings(rollout_delay=0.05, bookmark_interval=1.0, gc_interval=0.02)
+    with ExitStack() as stack:
+        emu = stack.enter_context(KubeEmulator(settings=settings))
+        celigo = stack.enter_context(FakeCeligo())
+        c1 = stack.enter_context(FakeConductorOne())
+        w = World(emu, celigo, c1, workdir)
+        w.install_crd()
+        if start_operator:
+            stack.callback(lambda: w.operator and w.operator.stop())
+            w.start_operator(**operator_env_extra)
+        yield w
