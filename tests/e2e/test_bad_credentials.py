@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.world import World, world
 
 from celigo_operator.testing.harness import wait_for
+
+from support.world import World, world
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from kubernetes.client.exceptions import ApiException
-from support.podsecurity import restricted_violations
-from support.world import World, world
 
 from celigo_operator.testing.harness import wait_for
+
+from support.podsecurity import restricted_violations
+from support.world import World, world
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_create_makes_owned_children_and_reports_ready(w: World) -> None:
 
 
 def test_spec_change_updates_the_deployment(w: World) -> None:
-    ns, obj = ready_connector(w)
+    ns, _ = ready_connector(w)
     w.patch_spec(ns, "celigo", {"logLevel": "debug", "replicas": 2})
     wait_for(lambda: w.get(ns)["status"].get("observedGeneration") == 2, 15, what="observedGeneration 2")
     w.wait_ready(ns)

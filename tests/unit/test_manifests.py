@@ -9,6 +9,7 @@ import pytest
 from celigo_operator import api, manifests
 from celigo_operator.config import OperatorConfig
 from celigo_operator.manifests import ConnectorCredentials, Owner
+
 from support.podsecurity import restricted_violations
 
 OWNER = Owner(name="celigo", namespace="baton", uid="0b7a9d2e-1111-2222-3333-444455556666")
