@@ -102,8 +102,8 @@ WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
 
 
 def fast_settings(**overrides: Any) -> EmulatorSettings:
-    """Short delays so rollouts and GC finish within a few hundred milliseconds."""
-    base = {"rollout_delay": 0.05, "bookmark_interval": 1.0, "gc_interval": 0.02}
+    """Short delays so rollouts and GC finish within a few hundred milliseconds (timeoutSeconds=1 → 0.25 s)."""
+    base = {"rollout_delay": 0.05, "bookmark_interval": 1.0, "gc_interval": 0.02, "watch_timeout_scale": 0.25}
     base.update(overrides)
     return EmulatorSettings(**base)
 

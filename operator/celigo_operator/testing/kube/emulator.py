@@ -36,6 +36,7 @@ class EmulatorSettings:
     watch_history: int = 10000  # events kept for resuming watches; older resourceVersions get 410 Expired
     gc_interval: float = 0.05  # garbage collector / namespace controller period
     default_watch_timeout: float = 1800  # when the client sends no timeoutSeconds
+    watch_timeout_scale: float = 1.0  # multiplies a client's timeoutSeconds (tests shorten watches with it)
     min_ready_seconds_scale: float = 0.01  # minReadySeconds and progressDeadlineSeconds are multiplied by it
     progress_deadline_scale: float = 0.01
 

@@ -27,7 +27,7 @@ from aiohttp import web
 from . import errors
 from .patching import json_patch, merge_patch, strategic_merge_patch
 from .resources import BUILTIN_RESOURCES, ResourceInfo, resources_from_crd
-from .store import Store
+from .store import ChangeEvent, Store
 from .watch import WatchSpec, serve_watch
 
 if TYPE_CHECKING:
@@ -200,6 +200,13 @@ class Core:
         self.store = store
         self.registry = registry
         self.gc_dirty = True
+        store.add_listener(self._on_change)
+
+    def _on_change(self, ev: ChangeEvent) -> None:
+        """Wake the garbage collector for deletions and for objects that name owners."""
+        if ev.type == "DELETED" or ev.obj["metadata"].get("ownerReferences") \
+                or ev.obj["metadata"].get("deletionTimestamp"):
+            self.gc_dirty = True
 
     # ---- helpers ---------------------------------------------------------------------------------
     def render(self, info: ResourceInfo, obj: dict) -> dict:
@@ -1428,7 +1435,7 @@ class ApiServer:
         timeout = self.settings.default_watch_timeout
         if q.get("timeoutSeconds"):
             try:
-                timeout = float(int(q["timeoutSeconds"]))
+                timeout = float(int(q["timeoutSeconds"])) * self.settings.watch_timeout_scale
             except ValueError:
                 raise errors.bad_request(
                     f'strconv.ParseInt: parsing "{q["timeoutSeconds"]}": invalid syntax'
