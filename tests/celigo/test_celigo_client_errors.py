@@ -126,9 +126,9 @@ async def test_429_exhausted(make_client: Callable[..., CeligoClient], fake: Fak
 
 
 async def test_real_bucket_429_recovers(make_client: Callable[..., CeligoClient], fake: FakeCeligo) -> None:
-    fake.set_rate_limit(bucket_size=3, refill_per_second=5.0)
+    fake.set_rate_limit(bucket_size=3, refill_per_second=1.0)
     async with make_client(max_retries=3) as c:
-        for _ in range(5):
+        for _ in range(4):
             await c.token_info()
     assert fake.count(status=429) >= 1
     first_429 = next(i for i, r in enumerate(fake.requests) if r.status == 429)
@@ -255,22 +255,23 @@ async def test_204_where_a_body_is_expected(client: CeligoClient, fake: FakeCeli
 
 # -------------------------------------------------------------------------------------- rate limiter
 async def test_shared_limiter_prevents_429s(fake: FakeCeligo) -> None:
-    # Below Celigo's own numbers, as in production: the limiter paces send times, but connection set-up
-    # and scheduling bunch arrivals together, and the connector spends from the same bucket.
-    fake.set_rate_limit(bucket_size=20, refill_per_second=200.0)
-    limiter = RateLimiter(capacity=10, refill_per_second=180.0)
+    # The limiter paces send times; connection set-up and a stalled loop (a busy CI machine) bunch
+    # arrivals together. Production configures headroom below Celigo's numbers for the same reason (and
+    # the connector spends from the same bucket); here the headroom absorbs stalls of up to ~0.7 s.
+    fake.set_rate_limit(bucket_size=40, refill_per_second=100.0)
+    limiter = RateLimiter(capacity=4, refill_per_second=50.0)
     clients = [CeligoClient(fake.default_token(), base_url=fake.url_for("us"), rate_limiter=limiter,
                             max_retries=0) for _ in range(10)]
-    await asyncio.gather(*(c.token_info() for c in clients for _ in range(10)))
+    await asyncio.gather(*(c.token_info() for c in clients for _ in range(6)))
     for c in clients:
         await c.aclose()
-    assert fake.count() == 100 and fake.count(status=429) == 0
+    assert fake.count() == 60 and fake.count(status=429) == 0
 
 
 async def test_without_limiter_the_same_load_hits_429(fake: FakeCeligo) -> None:
-    fake.set_rate_limit(bucket_size=20, refill_per_second=200.0)
+    fake.set_rate_limit(bucket_size=40, refill_per_second=100.0)
     async with CeligoClient(fake.default_token(), base_url=fake.url_for("us"), max_retries=0) as c:
-        results = await asyncio.gather(*(c.token_info() for _ in range(100)), return_exceptions=True)
+        results = await asyncio.gather(*(c.token_info() for _ in range(60)), return_exceptions=True)
     assert any(isinstance(r, RateLimited) for r in results)
     assert fake.count(status=429) >= 1
 

@@ -359,37 +359,15 @@ class CeligoClient:
             last = attempt == attempts - 1
             if self.rate_limiter is not None:
                 await self.rate_limiter.acquire()
-            try:
-                response = await self._http.request(method, url, params=params, json=json,
-                                                    headers=self._headers(), timeout=self.timeout)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                # Nothing reached Celigo: safe to retry even a non-idempotent call.
-                error: CeligoError = (Timeout if isinstance(exc, httpx.TimeoutException) else Unavailable)(
-                    self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}"), method=method, path=path)
-                if last:
-                    raise error from None
-                await self._pause(method, path, attempt, type(exc).__name__, None)
+            response, error, retry = await self._send(method, url, path, params, json, idempotent)
+            if response is None:
+                # Raised here, outside any except block: no __context__ pointing at httpx's request
+                # (whose headers hold the token) travels with the error.
+                assert error is not None
+                if last or not retry:
+                    raise error
+                await self._pause(method, path, attempt, type(error).__name__, None)
                 continue
-            except httpx.TimeoutException as exc:
-                message = self._scrub(
-                    f"{method} {path}: no answer within {self.timeout:g}s ({type(exc).__name__})")
-                if not idempotent:
-                    raise OutcomeUnknown(message, method=method, path=path) from None
-                if last:
-                    raise Timeout(message, method=method, path=path) from None
-                await self._pause(method, path, attempt, type(exc).__name__, None)
-                continue
-            except httpx.TransportError as exc:
-                message = self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}")
-                if not idempotent:
-                    raise OutcomeUnknown(message, method=method, path=path) from None
-                if last:
-                    raise Unavailable(message, method=method, path=path) from None
-                await self._pause(method, path, attempt, type(exc).__name__, None)
-                continue
-            except httpx.HTTPError as exc:  # a local problem (bad URL, protocol): retrying cannot help
-                raise CeligoError(self._scrub(f"{method} {path}: {type(exc).__name__}"),
-                                  method=method, path=path) from None
             status = response.status_code
             log.debug("celigo %s %s -> %s (attempt %d)", method, path, status, attempt + 1)
             if 200 <= status < 300:
@@ -407,6 +385,31 @@ class CeligoClient:
                 continue
             raise self._error(response, method, path, idempotent, retry_after)
         raise AssertionError("unreachable")  # the loop always returns or raises
+
+    async def _send(self, method: str, url: httpx.URL, path: str, params: Mapping[str, Any] | None,
+                    json: Any, idempotent: bool) -> tuple[httpx.Response | None, CeligoError | None, bool]:
+        """One attempt: the response, or a typed error and whether retrying it is safe."""
+        kwargs: dict[str, Any] = {"method": method, "path": path}
+        try:
+            response = await self._http.request(method, url, params=params, json=json,
+                                                headers=self._headers(), timeout=self.timeout)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached Celigo: safe to retry even a non-idempotent call.
+            kind = Timeout if isinstance(exc, httpx.TimeoutException) else Unavailable
+            return None, kind(self._scrub(f"{method} {path}: {exc} ({type(exc).__name__})"), **kwargs), True
+        except httpx.TimeoutException as exc:
+            message = self._scrub(f"{method} {path}: no answer within {self.timeout:g}s ({type(exc).__name__})")
+            if not idempotent:
+                return None, OutcomeUnknown(message, **kwargs), False
+            return None, Timeout(message, **kwargs), True
+        except httpx.TransportError as exc:
+            message = self._scrub(f"{method} {path}: {exc} ({type(exc).__name__})")
+            if not idempotent:
+                return None, OutcomeUnknown(message, **kwargs), False
+            return None, Unavailable(message, **kwargs), True
+        except httpx.HTTPError as exc:  # a local problem (bad URL, protocol): retrying cannot help
+            return None, CeligoError(f"{method} {path}: request failed ({type(exc).__name__})", **kwargs), False
+        return response, None, False
 
     async def _pause(self, method: str, path: str, attempt: int, why: str, retry_after: float | None) -> None:
         if retry_after is not None:
@@ -466,9 +469,10 @@ class CeligoClient:
         try:
             return response.json()
         except ValueError:
-            method = response.request.method
-            raise MalformedResponse(f"{method} {path}: body is not valid JSON", status_code=response.status_code,
-                                    method=method, path=path) from None
+            pass
+        method = response.request.method
+        raise MalformedResponse(f"{method} {path}: body is not valid JSON", status_code=response.status_code,
+                                method=method, path=path)
 
     def _check_json(self, response: httpx.Response, path: str) -> None:
         content_type = response.headers.get("Content-Type", "")
@@ -485,14 +489,15 @@ class CeligoClient:
         try:
             return adapter.validate_json(response.content)
         except ValidationError as exc:
+            # Only locations and messages: pydantic's own text would quote the input.
             problems = exc.errors(include_url=False, include_input=False, include_context=False)
-            if any(p["type"] == "json_invalid" for p in problems):
-                summary = "body is not valid JSON"
-            else:
-                where = ", ".join(".".join(str(x) for x in p["loc"]) or "(top)" for p in problems[:3])
-                summary = f"unexpected shape for {what} at {where}: {problems[0]['msg']}"
-            raise MalformedResponse(self._scrub(f"{method} {path}: {summary}"),
-                                    status_code=response.status_code, method=method, path=path) from None
+        if any(p["type"] == "json_invalid" for p in problems):
+            summary = "body is not valid JSON"
+        else:
+            where = ", ".join(".".join(str(x) for x in p["loc"]) or "(top)" for p in problems[:3])
+            summary = f"unexpected shape for {what} at {where}: {problems[0]['msg']}"
+        raise MalformedResponse(self._scrub(f"{method} {path}: {summary}"),
+                                status_code=response.status_code, method=method, path=path)
 
     def _parse(self, response: httpx.Response, model: type[M]) -> M:
         result: M = self._validated(response, _adapter(model), model.__name__)
