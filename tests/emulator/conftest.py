@@ -129,7 +129,7 @@ def widget_crd(api: httpx.Client) -> dict[str, Any]:
     return r.json()
 
 
-def widget(name: str, size: str = "s", **spec: Any) -> dict[str, Any]:
+def widget(name: str, size: str = "s", /, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name},
             "spec": {"size": size, **spec}}
 

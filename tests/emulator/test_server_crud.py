@@ -156,9 +156,16 @@ def test_label_and_field_selectors(api: httpx.Client) -> None:
     assert names(labelSelector="!app") == ["c"]
     assert names(fieldSelector="metadata.name=b") == ["b"]
     assert names(fieldSelector="metadata.namespace=default,metadata.name!=a") == ["b", "c"]
-    r = api.get(CMS, params={"fieldSelector": "spec.foo=1"})
+    r = api.get(SECRETS, params={"fieldSelector": "spec.foo=1"})
     assert r.status_code == 400
     assert "field label not supported: spec.foo" in r.json()["message"]
+    assert api.get(SECRETS, params={"fieldSelector": "type=Opaque"}).status_code == 200
+    # kinds without their own field label conversion answer with the generic metav1 message
+    r = api.get(CMS, params={"fieldSelector": "spec.foo=1"})
+    assert r.status_code == 400
+    assert r.json()["message"] == '"spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    r = api.get(CMS, params={"labelSelector": "a in (b"})
+    assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
 
 
 def test_event_field_selectors_used_by_describe(api: httpx.Client) -> None:

@@ -853,7 +853,10 @@ def json_response(body: Any, status: int = 200, warnings: list[str] | None = Non
 
 
 def error_response(err: errors.ApiError, warnings: list[str] | None = None) -> web.Response:
-    return json_response(err.status(), err.code, warnings)
+    body = err.status()
+    if not body.get("reason"):
+        body.pop("reason", None)  # metav1.Status.reason is omitempty
+    return json_response(body, err.code, warnings)
 
 
 def rbac_verb(method: str, route: Route | None, watch: bool) -> str:
@@ -1399,26 +1402,18 @@ class ApiServer:
             ) from None
 
     def _parse_rv(self, info: ResourceInfo, rv: str) -> int:
+        """A list/watch resourceVersion; garbage gets what the real server answers (issue #139485):
+        HTTP 500 with the storage layer's field error, no reason, no details."""
         try:
             value = int(rv)
-            if value < 0:
+            if value < 0 or not rv.isdigit():
                 raise ValueError(rv)
             return value
         except ValueError:
+            quoted = json.dumps(rv)
             raise errors.ApiError(
-                500,
-                "InternalError",
-                f"Internal error occurred: invalid resource version: strconv.ParseUint: parsing {json.dumps(rv)}:"
-                " invalid syntax",
-                {
-                    "causes": [
-                        {
-                            "message": f"invalid resource version: strconv.ParseUint: parsing {json.dumps(rv)}:"
-                            " invalid syntax"
-                        }
-                    ]
-                },
-            ) from None
+                500, "", f"resourceVersion: Invalid value: {quoted}: strconv.ParseUint: parsing {quoted}:"
+                         " invalid syntax") from None
 
     async def _watch(self, request: web.Request, route: Route, fault: Any) -> web.StreamResponse:
         info = route.info
