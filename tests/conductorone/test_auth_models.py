@@ -167,3 +167,4 @@ def test_backoff_policy() -> None:
     assert client._backoff(0, RateLimited("x", retry_after=7)) == 7
     assert client._backoff(0, RateLimited("x", retry_after=11)) is None
     assert client._backoff(0, RateLimited("x", retry_after=None)) == 0.5
+    assert client._backoff(1, Unavailable("x", retry_after=2)) == 2

@@ -160,12 +160,22 @@ async def test_5xx_is_retried_then_succeeds(fake: FakeConductorOne, client: Cond
     assert fake.count("GET", CONNECTOR_PATH) == 3
 
 
+async def test_503_retry_after_is_honoured(
+    fake: FakeConductorOne, client: ConductorOneClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="celigo_operator.conductorone")
+    fake.inject(Fault(status=503, retry_after=0.03, path_prefix=CONNECTOR_PATH))
+    await client.get_connector_status(APP, CONN)
+    waits = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
+    assert len(waits) == 1 and waits[0].endswith("in 0.03s")
+
+
 async def test_persistent_5xx_raises_unavailable(fake: FakeConductorOne, make_client: ClientFactory) -> None:
     client = make_client(max_retries=3)
     fake.inject(Fault(status=503, retry_after=0.001, path_prefix=CONNECTOR_PATH, times=None))
     with pytest.raises(Unavailable) as info:
         await client.get_connector_status(APP, CONN)
-    assert info.value.status == 503
+    assert info.value.status == 503 and info.value.retry_after == pytest.approx(0.001)
     assert fake.count("GET", CONNECTOR_PATH) == 4
 
 

@@ -15,11 +15,11 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -50,6 +50,7 @@ __all__ = ["ConductorOneClient"]
 log = logging.getLogger("celigo_operator.conductorone")
 
 _RETRYABLE = (RateLimited, Unavailable, Timeout)
+T = TypeVar("T")
 
 
 def _seg(value: str, what: str) -> str:
@@ -241,12 +242,13 @@ class ConductorOneClient:
         """Seconds to wait before the next attempt, or None to give up now."""
         if attempt >= self.max_retries:
             return None
-        retry_after = getattr(error, "retry_after", None)
+        retry_after = error.retry_after
         if retry_after is not None:
             return retry_after if retry_after <= self.max_retry_wait else None
         return float(min(self.backoff_base * (2**attempt), self.max_backoff))
 
-    async def _with_retries(self, op: str, call: Any, *, retry: bool) -> Any:
+    async def _with_retries(self, op: str, call: Callable[[str], Awaitable[T]], *, retry: bool) -> T:
+        """Run ``call(op)``, retrying retryable failures (when ``retry``) within the configured bounds."""
         attempt = 0
         while True:
             try:
@@ -308,8 +310,7 @@ class ConductorOneClient:
                     raise self._error(op, method, path, response)
                 return self._json(op, response)
 
-        result: dict[str, Any] = await self._with_retries(op, attempt, retry=retry)
-        return result
+        return await self._with_retries(op, attempt, retry=retry)
 
     async def _send(self, op: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = self.base_url + path
@@ -362,5 +363,6 @@ class ConductorOneClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return RateLimited(message, retry_after=retry_after, status=status, operation=op)
         if status >= 500:
-            return Unavailable(message, status=status, operation=op)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return Unavailable(message, status=status, operation=op, retry_after=retry_after)
         return ConductorOneError(message, status=status, operation=op)

@@ -24,16 +24,24 @@ class ConductorOneError(Exception):
     """Base class; ``status`` is the HTTP status when there was a response, ``operation`` the client call.
 
     ``sent`` is False when the failing API request certainly never reached ConductorOne (the connection
-    could not be opened, or getting the access token failed first); True otherwise.
+    could not be opened, or getting the access token failed first); True otherwise. ``retry_after`` is
+    the server's Retry-After advice in seconds (429 and 5xx answers), or None when it gave none.
     """
 
     def __init__(
-        self, message: str, *, status: int | None = None, operation: str | None = None, sent: bool = True
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        operation: str | None = None,
+        sent: bool = True,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.operation = operation
         self.sent = sent
+        self.retry_after = retry_after
 
 
 class AuthenticationFailed(ConductorOneError):
@@ -51,7 +59,8 @@ class NotFound(ConductorOneError):
 class RateLimited(ConductorOneError):
     """429 after the retries were spent (or a Retry-After too long to wait in-line).
 
-    ``retry_after`` is the server's advice in seconds, or None when it gave none.
+    ``retry_after`` is the server's advice in seconds, or None when it gave none: schedule the next
+    attempt no earlier than that.
     """
 
     def __init__(
@@ -63,8 +72,7 @@ class RateLimited(ConductorOneError):
         operation: str | None = None,
         sent: bool = True,
     ) -> None:
-        super().__init__(message, status=status, operation=operation, sent=sent)
-        self.retry_after = retry_after
+        super().__init__(message, status=status, operation=operation, sent=sent, retry_after=retry_after)
 
 
 class Unavailable(ConductorOneError):
