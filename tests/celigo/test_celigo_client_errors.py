@@ -271,7 +271,7 @@ async def test_shared_limiter_prevents_429s(fake: FakeCeligo) -> None:
 async def test_without_limiter_the_same_load_hits_429(fake: FakeCeligo) -> None:
     fake.set_rate_limit(bucket_size=40, refill_per_second=100.0)
     async with CeligoClient(fake.default_token(), base_url=fake.url_for("us"), max_retries=0) as c:
-        results = await asyncio.gather(*(c.token_info() for _ in range(60)), return_exceptions=True)
+        results = await asyncio.gather(*(c.token_info() for _ in range(120)), return_exceptions=True)
     assert any(isinstance(r, RateLimited) for r in results)
     assert fake.count(status=429) >= 1
 
