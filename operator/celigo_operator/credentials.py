@@ -174,6 +174,10 @@ def parse_client_secret(value: str) -> ClientSecret:
         raise CredentialFormatError("client secret", "fourth part is not a JSON Web Key") from None
     if not isinstance(jwk, dict):
         raise CredentialFormatError("client secret", "fourth part is not a JSON Web Key")
+    for member in ("kid", "use", "alg"):
+        # go-jose fails to unmarshal a JWK whose string members have another type.
+        if jwk.get(member) is not None and not isinstance(jwk[member], str):
+            raise CredentialFormatError("client secret", f"JWK '{member}' is not a string")
     if jwk.get("kty") != "OKP":
         raise CredentialFormatError("client secret", "JWK is not an OKP key (kty must be OKP)")
     if jwk.get("crv") != "Ed25519":
@@ -185,8 +189,7 @@ def parse_client_secret(value: str) -> ClientSecret:
     private_key = Ed25519PrivateKey.from_private_bytes(d)
     if private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw) != x:
         raise CredentialFormatError("client secret", "JWK 'x' is not the public key of 'd'")
-    kid = jwk.get("kid")
-    return ClientSecret(private_key=private_key, key_id=kid if isinstance(kid, str) and kid else None)
+    return ClientSecret(private_key=private_key, key_id=jwk.get("kid") or None)
 
 
 def _b64url(data: bytes) -> str:

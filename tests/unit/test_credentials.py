@@ -163,6 +163,8 @@ def _bad_secrets() -> list[tuple[str, str]]:
         (secret_from_jwk(d_only), "no 'x'"),
         (secret_from_jwk({**jwk, "d": b64(b"short")}), "32 bytes"),
         (secret_from_jwk({**jwk, "x": 5}), "not a string"),
+        (secret_from_jwk({**jwk, "kid": 5}), "'kid' is not a string"),
+        (secret_from_jwk({**jwk, "alg": ["EdDSA"]}), "'alg' is not a string"),
         (secret_from_jwk({**jwk, "x": other["x"]}), "'x' is not the public key of 'd'"),
         (secret_from_jwk({"kty": "oct", "k": b64(b"0" * 32)}), "kty must be OKP"),
     ]
