@@ -265,7 +265,7 @@ async def test_rotate_in_flight_when_interrupted_really_happened(
     """A held rotate: the caller gives up, yet ConductorOne creates the credential afterwards."""
     hold = threading.Event()
     fault = fake.inject(Fault(hold=hold, path_prefix=ROTATE_PATH, method="POST"))
-    client = make_client(timeout=0.3)
+    client = make_client(timeout=1.0)
     await client.verify()
     with pytest.raises(RotateOutcomeUnknown):
         await client.rotate_credential(APP, CONN)

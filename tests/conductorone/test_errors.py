@@ -195,14 +195,14 @@ async def test_token_endpoint_faults_are_retried(fake: FakeConductorOne, client:
 
 async def test_timeout_is_retried(fake: FakeConductorOne, make_client: ClientFactory) -> None:
     fault = fake.inject(Fault(timeout=True, path_prefix=CONNECTOR_PATH))
-    client = make_client(timeout=0.3)
+    client = make_client(timeout=1.0)
     assert (await client.get_connector_status(APP, CONN)).status is SyncStatus.DONE
     assert fault.hits == 1
 
 
 async def test_persistent_timeout_raises_timeout(fake: FakeConductorOne, make_client: ClientFactory) -> None:
     fault = fake.inject(Fault(timeout=True, path_prefix=CONNECTOR_PATH, times=None))
-    client = make_client(timeout=0.2, max_retries=1)
+    client = make_client(timeout=1.0, max_retries=1)
     with pytest.raises(Timeout) as info:
         await client.get_connector_status(APP, CONN)
     assert "timed out" in str(info.value)
@@ -237,7 +237,7 @@ async def test_rotate_timeout_is_outcome_unknown_and_not_retried(
     fake: FakeConductorOne, make_client: ClientFactory
 ) -> None:
     fault = fake.inject(Fault(timeout=True, path_prefix=ROTATE_PATH, method="POST", times=None))
-    client = make_client(timeout=0.2)
+    client = make_client(timeout=1.0)
     with pytest.raises(RotateOutcomeUnknown) as info:
         await client.rotate_credential(APP, CONN)
     assert isinstance(info.value.__cause__, Timeout)

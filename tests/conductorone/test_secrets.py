@@ -59,7 +59,7 @@ async def test_secrets_never_leak(
     texts: list[str] = []
     tokens: set[str] = set()
     http = httpx.AsyncClient(event_hooks={"request": [capture]})
-    client = ConductorOneClient(*api_credentials, base_url=fake.url, http=http, timeout=0.3,
+    client = ConductorOneClient(*api_credentials, base_url=fake.url, http=http, timeout=1.0,
                                 max_retries=1, backoff_base=0.001, clock=fake.now)
 
     async def expect_error(coro: object) -> None:
