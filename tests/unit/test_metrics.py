@@ -1,0 +1,214 @@
+"""Metrics: names, labels and values as Prometheus scrapes them, and no secret ever in a label."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from celigo_operator import metrics
+from celigo_operator.metrics import Metrics, endpoint_template, error_kind_label
+
+
+def value(m: Metrics, metric: str, /, **labels: str) -> float | None:
+    return m.registry.get_sample_value(metric, labels)
+
+
+def all_label_values(m: Metrics) -> set[str]:
+    found: set[str] = set()
+    for family in m.registry.collect():
+        for sample in family.samples:
+            found.update(sample.labels.values())
+    return found
+
+
+def test_reconciles_errors_and_duration() -> None:
+    m = Metrics()
+    m.observe_reconcile("ns", "a", 0.2, None)
+    m.observe_reconcile("ns", "a", 3.0, "KubeError")
+    m.observe_reconcile("ns", "b", 0.01, "Conflict")
+    assert value(m, "celigo_operator_reconciles_total", namespace="ns") == 3
+    assert value(m, "celigo_operator_reconcile_errors_total", namespace="ns", kind="KubeError") == 1
+    assert value(m, "celigo_operator_reconcile_errors_total", namespace="ns", kind="Conflict") == 1
+    assert value(m, "celigo_operator_reconcile_duration_seconds_count") == 3
+    assert value(m, "celigo_operator_reconcile_duration_seconds_bucket", le="0.25") == 2
+    assert value(m, "celigo_operator_reconcile_duration_seconds_sum") == pytest.approx(3.21)
+
+
+def test_error_kinds_that_could_carry_text_are_folded() -> None:
+    assert error_kind_label("CeligoAuthError") == "CeligoAuthError"
+    assert error_kind_label("Invalid token abc123: 401") == "Other"
+    assert error_kind_label("Bearer eyJhbGciOi.x/y") == "Other"
+    assert error_kind_label("") == "Other" and error_kind_label(None) == "Other"
+    m = Metrics()
+    m.observe_reconcile("ns", "a", 0.1, "token=s3cr3t-value")
+    assert value(m, "celigo_operator_reconcile_errors_total", namespace="ns", kind="Other") == 1
+    assert not any("s3cr3t" in v for v in all_label_values(m))
+
+
+def test_ready_gauge_and_count_by_status() -> None:
+    m = Metrics()
+    assert value(m, "celigo_operator_connectors", ready="True") == 0
+    m.set_ready("ns", "a", "True")
+    m.set_ready("ns", "b", "False")
+    m.set_ready("ns2", "c", "Unknown")
+    m.set_ready("ns2", "d", None)
+    assert value(m, "celigoconnector_ready", namespace="ns", name="a") == 1
+    assert value(m, "celigoconnector_ready", namespace="ns", name="b") == 0
+    assert value(m, "celigo_operator_connectors", ready="True") == 1
+    assert value(m, "celigo_operator_connectors", ready="False") == 1
+    assert value(m, "celigo_operator_connectors", ready="Unknown") == 2
+    m.set_ready("ns", "b", "True")  # a transition moves the connector between counts
+    assert value(m, "celigo_operator_connectors", ready="True") == 2
+    assert value(m, "celigo_operator_connectors", ready="False") == 0
+
+
+def test_health_and_rotation_timestamps() -> None:
+    m = Metrics()
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    m.health_checked("ns", "a", True, when)
+    m.health_checked("ns", "a", False, datetime(2026, 1, 3, tzinfo=UTC))  # a failure does not move it
+    assert value(m, "celigoconnector_last_successful_health_check_timestamp_seconds", namespace="ns", name="a") == (
+        when.timestamp()
+    )
+    assert value(m, "celigo_operator_health_checks_total", namespace="ns", result="success") == 1
+    assert value(m, "celigo_operator_health_checks_total", namespace="ns", result="failure") == 1
+    m.rotated("ns", "a", True, 1_700_000_000.0)
+    m.rotated("ns", "a", False, 1_800_000_000.0)
+    assert value(m, "celigoconnector_last_rotation_timestamp_seconds", namespace="ns", name="a") == 1_700_000_000
+    assert value(m, "celigo_operator_rotations_total", namespace="ns", result="failure") == 1
+
+
+def test_forget_connector_drops_its_series_and_count() -> None:
+    m = Metrics()
+    m.set_ready("ns", "a", "True")
+    m.health_checked("ns", "a", True)
+    m.rotated("ns", "a")
+    m.set_ready("ns", "b", "False")
+    m.forget_connector("ns", "a")
+    m.forget_connector("ns", "never-seen")  # harmless
+    assert value(m, "celigoconnector_ready", namespace="ns", name="a") is None
+    assert value(m, "celigoconnector_last_successful_health_check_timestamp_seconds", namespace="ns", name="a") is None
+    assert value(m, "celigoconnector_last_rotation_timestamp_seconds", namespace="ns", name="a") is None
+    assert value(m, "celigo_operator_connectors", ready="True") == 0
+    assert value(m, "celigo_operator_connectors", ready="False") == 1
+
+
+@pytest.mark.parametrize(
+    ("system", "path", "template"),
+    [
+        ("celigo", "/v1/ashares", "/v1/ashares"),
+        ("celigo", "/v1/ashares/5f1e2d3c4b5a69788796a5b4", "/v1/ashares/{id}"),
+        ("celigo", "/us/v1/ashares/5f1e2d3c4b5a69788796a5b4/disable", "/v1/ashares/{id}/disable"),
+        ("celigo", "/v1/integrations/abc/ashares", "/v1/integrations/{id}/ashares"),
+        ("celigo", "/v1/accesstokens/abc/display", "/v1/accesstokens/{id}/display"),
+        ("celigo", "/v1/accesstokens/abc/generate/", "/v1/accesstokens/{id}/generate"),
+        ("celigo", "/v1/tokenInfo", "/v1/tokenInfo"),
+        ("celigo", "/v1/something/new", "other"),
+        ("celigo", "/v1/ashares/a/b/c", "other"),
+        ("conductorone", "/auth/v1/token", "/auth/v1/token"),
+        ("conductorone", "/api/v1/apps/2abc/connectors/2def", "/api/v1/apps/{app_id}/connectors/{connector_id}"),
+        (
+            "conductorone",
+            "/api/v1/apps/2abc/connectors/2def/credentials/2xyz",
+            "/api/v1/apps/{app_id}/connectors/{connector_id}/credentials/{credential_id}",
+        ),
+        ("conductorone", "/v1/ashares", "other"),
+        ("unknown", "/v1/ashares", "other"),
+    ],
+)
+def test_endpoint_templates(system: str, path: str, template: str) -> None:
+    assert endpoint_template(system, path) == template
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Answers by path: /v1/ashares/<id> 200, /v1/integrations 429, anything else 404."""
+
+    def do_GET(self) -> None:
+        code = 429 if self.path.startswith("/v1/integrations") else 200 if self.path.startswith("/v1/ashares") else 404
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+async def test_httpx_hook_counts_responses_by_template_and_status(http_server: str) -> None:
+    m = Metrics()
+    secret_id = "tok3n-in-a-path-0123456789"
+    async with httpx.AsyncClient(
+        base_url=http_server, event_hooks={"response": [m.httpx_response_hook("celigo")]}
+    ) as client:
+        await client.get(f"/v1/ashares/{secret_id}", params={"token": "querysecret"})
+        await client.get("/v1/ashares/other-id")
+        await client.get("/v1/integrations")
+        await client.get(f"/not/known/{secret_id}")
+    assert value(m, "celigo_operator_api_requests_total", system="celigo", method="GET",
+                 endpoint="/v1/ashares/{id}", code="200") == 2
+    assert value(m, "celigo_operator_api_requests_total", system="celigo", method="GET",
+                 endpoint="/v1/integrations", code="429") == 1
+    assert value(m, "celigo_operator_api_throttled_total", system="celigo", endpoint="/v1/integrations") == 1
+    assert value(m, "celigo_operator_api_requests_total", system="celigo", method="GET",
+                 endpoint="other", code="404") == 1
+    labels = all_label_values(m)
+    assert not any(secret_id in v or "querysecret" in v for v in labels)
+
+
+def test_metrics_server_serves_the_registry() -> None:
+    m = Metrics(process=True)
+    m.set_ready("ns", "a", "True")
+    server = m.start_server(0, "127.0.0.1")
+    try:
+        port = server.server_address[1]
+        body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        server.shutdown()
+        server.server_close()
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    assert families["celigoconnector_ready"].samples[0].labels == {"namespace": "ns", "name": "a"}
+    assert "process_cpu_seconds" in families or "python_info" in families
+
+
+def test_module_functions_feed_the_process_metrics() -> None:
+    ns = "module-level-test"
+    metrics.set_ready(ns, "a", "True")
+    metrics.observe_reconcile(ns, "a", 0.1, None)
+    metrics.health_checked(ns, "a", True, 5.0)
+    metrics.rotated(ns, "a", True, 6.0)
+    asyncio.run(_call_hook(metrics.httpx_response_hook("conductorone")))
+    reg = metrics.METRICS.registry
+    assert reg.get_sample_value("celigoconnector_ready", {"namespace": ns, "name": "a"}) == 1
+    assert reg.get_sample_value("celigo_operator_reconciles_total", {"namespace": ns}) == 1
+    assert reg.get_sample_value("celigoconnector_last_rotation_timestamp_seconds", {"namespace": ns, "name": "a"}) == 6
+    assert reg.get_sample_value(
+        "celigo_operator_api_requests_total",
+        {"system": "conductorone", "method": "POST", "endpoint": "/auth/v1/token", "code": "200"},
+    )
+    metrics.forget_connector(ns, "a")
+    assert reg.get_sample_value("celigoconnector_ready", {"namespace": ns, "name": "a"}) is None
+
+
+async def _call_hook(hook: object) -> None:
+    request = httpx.Request("POST", "https://tenant.conductor.one/auth/v1/token")
+    await hook(httpx.Response(200, request=request))  # type: ignore[operator]
