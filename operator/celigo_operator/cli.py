@@ -39,7 +39,9 @@ class QuietTicks(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = str(record.msg)
-        return not (record.name.startswith("kopf") and msg.startswith("Timer ") and msg.endswith("succeeded."))
+        return not (
+            record.name.startswith("kopf") and msg.startswith("Timer ") and msg.endswith("succeeded.")
+        )
 
 
 def setup_logging(fmt: str, level: str) -> None:
@@ -99,6 +101,19 @@ def _emulator(args: argparse.Namespace) -> int:
     return int(run_emulator_cli(argv) or 0)
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from celigo_operator.doctor import run_doctor
+
+    setup_logging("text", "WARNING")
+    return run_doctor(
+        sys.stdout,
+        region=args.region,
+        token_file=args.token_file,
+        resource=args.from_resource,
+        kubeconfig=args.kubeconfig,
+    )
+
+
 def _demo(args: argparse.Namespace) -> int:
     from celigo_operator.testing.demo import run_demo
 
@@ -125,6 +140,13 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("crd", help="print the CustomResourceDefinition").set_defaults(func=_crd)
     sub.add_parser("version", help="print the version").set_defaults(func=_version)
+
+    doc = sub.add_parser("doctor", help="run the health checks once and print a report (exit 0 when healthy)")
+    doc.add_argument("--region", choices=["us", "eu"], help="Celigo region of the token")
+    doc.add_argument("--token-file", help="file holding a Celigo API token")
+    doc.add_argument("--from-resource", metavar="NS/NAME", help="check a CeligoConnector and its Secret")
+    doc.add_argument("--kubeconfig", help="kubeconfig for --from-resource (default: $KUBECONFIG)")
+    doc.set_defaults(func=_doctor)
 
     emu = sub.add_parser("emulator", help="serve the Kubernetes API emulator until interrupted")
     emu.add_argument("--port", type=int, default=8001)

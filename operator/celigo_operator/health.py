@@ -24,7 +24,6 @@ from celigo_operator.conditions import Cond, utcnow
 from celigo_operator.conductorone import ConductorOneClient, errors
 from celigo_operator.conductorone.models import SyncStatus
 from celigo_operator.config import OperatorConfig
-from celigo_operator.manifests import ConnectorCredentials
 from celigo_operator.sources import CredentialProblem, read_keys
 
 OTHER_REGION = {"us": "eu", "eu": "us"}
@@ -164,17 +163,15 @@ class HealthChecker:
             rate_limiter=limiter,
         )
 
-    async def check_celigo(
-        self, region: str, creds: ConnectorCredentials, *, inventory: bool = True
-    ) -> CeligoHealth:
+    async def check_celigo(self, region: str, token: str, *, inventory: bool = True) -> CeligoHealth:
         """tokenInfo in `region` (and, on 401, in the other one), then the inventory."""
-        client = self._client(creds.access_token, region)
+        client = self._client(token, region)
         try:
             await client.token_info()
         except celigo.errors.Unauthorized as exc:
             other = OTHER_REGION[region]
             try:
-                await self._client(creds.access_token, other).token_info()
+                await self._client(token, other).token_info()
             except celigo.errors.CeligoError:
                 return outcome_for_error(exc, region)
             return CeligoHealth(

@@ -171,7 +171,7 @@ class Reconciler:
 
         if due:
             if celigo is None and creds is not None:
-                celigo = await self.health.check_celigo(spec.region, creds)
+                celigo = await self.health.check_celigo(spec.region, creds.access_token)
             if celigo is not None:
                 computed.append(celigo.reachable)
                 if celigo.credentials is not None and creds_cond is None:
@@ -236,7 +236,7 @@ class Reconciler:
             )
         if version == cred_status.get("rejectedVersion") and not due:
             return None, None, None
-        checked = await self.health.check_celigo(spec.region, creds)
+        checked = await self.health.check_celigo(spec.region, creds.access_token)
         if checked.token_accepted:
             cred_status.pop("rejectedVersion", None)
             status["credentials"] = cred_status

@@ -20,6 +20,7 @@ from celigo_operator.kube import Kube
 from celigo_operator.reconcile import Outcome, Reconciler
 
 log = logging.getLogger(__name__)
+KOPF_PREFIX = f"kopf.{api.GROUP}"
 
 
 def _strip_none(value: Any) -> Any:
@@ -123,9 +124,11 @@ class Runtime:
 
 def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     """Every kopf setting the operator relies on, in one place."""
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=api.GROUP)
+    # kopf ignores every annotation under the prefix it stores its own state in, so that prefix must not be
+    # the one users write (celigo-operator.io/refresh must reach the update handler).
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=api.GROUP, key="last-handled-configuration"
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{api.GROUP}/finalizer"
     settings.watching.server_timeout = config.watch_server_timeout
