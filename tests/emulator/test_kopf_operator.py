@@ -35,7 +35,8 @@ def build_registry(api_url: str, token: str, kubeconfig: Path, calls: list[str])
         kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
         header = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix("authorization")
         scheme, _, tok = (header or "").partition(" ")
-        return kopf.ConnectionInfo(server=cfg.host, scheme=scheme, token=tok, default_namespace="default")
+        return kopf.ConnectionInfo(server=cfg.host, ca_path=cfg.ssl_ca_cert, scheme=scheme, token=tok,
+                                   default_namespace="default")
 
     headers = {"Authorization": f"Bearer {token}"}
 
