@@ -35,6 +35,7 @@ from .models import (
     RoleCounts,
     SharedWithUser,
     TokenInfo,
+    UserSummary,
 )
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "TokenInfo",
     "Unauthorized",
     "Unavailable",
+    "UserSummary",
     "parse_retry_after",
     "probe_regions",
     "shared_rate_limiter",

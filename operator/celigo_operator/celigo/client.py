@@ -43,7 +43,7 @@ from .errors import (
     Unauthorized,
     Unavailable,
 )
-from .models import AccessToken, AShare, Integration, Inventory, TokenInfo
+from .models import AccessToken, AShare, Integration, Inventory, TokenInfo, UserSummary
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -243,7 +243,8 @@ class CeligoClient:
 
     async def inventory(self) -> Inventory:
         """Counts for status: two list calls (plus their pages), run concurrently."""
-        users, integrations = await asyncio.gather(self.list_users(), self.list_integrations())
+        users, integrations = await asyncio.gather(self._list("/v1/ashares", UserSummary),
+                                                   self.list_integrations())
         return Inventory.from_data(users, integrations)
 
     # ------------------------------------------------------------------------------------------ writes
