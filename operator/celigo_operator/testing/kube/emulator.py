@@ -44,6 +44,9 @@ class EmulatorSettings:
     watch_timeout_scale: float = 1.0  # multiplies a client's timeoutSeconds (tests shorten watches with it)
     min_ready_seconds_scale: float = 0.01  # minReadySeconds and progressDeadlineSeconds are multiplied by it
     progress_deadline_scale: float = 0.01
+    # The namespace controller starts removing a deleted namespace's contents this long after the DELETE, so
+    # `kubectl delete -k` still finds and deletes them itself, as on a cluster.
+    namespace_delay: float = 0.3
 
 
 @dataclass

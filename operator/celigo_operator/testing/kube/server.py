@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,10 +197,12 @@ CRDS = next(i for i in BUILTIN_RESOURCES if i.plural == "customresourcedefinitio
 class Core:
     """Object semantics independent of HTTP, shared by the handlers, GC and the workload controller."""
 
-    def __init__(self, store: Store, registry: Registry) -> None:
+    def __init__(self, store: Store, registry: Registry, *, namespace_delay: float = 0.0) -> None:
         self.store = store
         self.registry = registry
         self.gc_dirty = True
+        self.namespace_delay = namespace_delay
+        self._terminating_since: dict[str, float] = {}
         store.add_listener(self._on_change)
 
     def _on_change(self, ev: ChangeEvent) -> None:
@@ -775,6 +778,10 @@ class Core:
             if not ns["metadata"].get("deletionTimestamp"):
                 continue
             name = ns["metadata"]["name"]
+            since = self._terminating_since.setdefault(name, time.monotonic())
+            if time.monotonic() - since < self.namespace_delay:
+                self.gc_dirty = True  # like the real namespace controller, start a moment later
+                continue
             remaining = 0
             for resource in self.store.resources():
                 info = self.registry.by_group_resource(resource)
@@ -789,6 +796,7 @@ class Core:
                 self.gc_dirty = True
             elif not ns["metadata"].get("finalizers"):
                 self.store.remove(NAMESPACES.group_resource, "", name)
+                self._terminating_since.pop(name, None)
 
     def _crd_cleanup(self, ctx: WriteContext) -> None:
         for crd in self.store.items(CRDS.group_resource):
@@ -889,7 +897,7 @@ class ApiServer:
         self.request_log = request_log
         self.registry = Registry()
         self.store = Store(history=settings.watch_history)
-        self.core = Core(self.store, self.registry)
+        self.core = Core(self.store, self.registry, namespace_delay=settings.namespace_delay)
         self.server_address = "127.0.0.1:0"
         self._bootstrap()
 
