@@ -52,7 +52,7 @@ def generate_module_text() -> str:
     raw = json.dumps(schemas, sort_keys=True, separators=(",", ":")).encode()
     blob = base64.b64encode(zlib.compress(raw, 9)).decode()
     lines = [blob[i : i + 100] for i in range(0, len(blob), 100)]
-    body = "\n".join(f'    "{line}"' for line in lines)
+    body = "\n".join(f'    "{line}",' for line in lines)
     return (
         '"""Built-in OpenAPI v3 component schemas of Kubernetes '
         + UPSTREAM_VERSION

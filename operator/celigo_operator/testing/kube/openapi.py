@@ -179,13 +179,13 @@ def _gvk(info: ResourceInfo, kind: str | None = None) -> dict[str, str]:
 
 def custom_resource_schema(info: ResourceInfo) -> dict[str, Any]:
     """The published schema of a custom resource: the CRD schema with apiVersion, kind and metadata set."""
-    base = (
+    base: dict[str, Any] = (
         copy.deepcopy(info.schema)
         if info.schema
         else {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     )
     base["type"] = "object"
-    props = base.setdefault("properties", {})
+    props: dict[str, Any] = base.setdefault("properties", {})
     props.setdefault("apiVersion", {"description": API_VERSION_DESCRIPTION, "type": "string"})
     props.setdefault("kind", {"description": KIND_DESCRIPTION, "type": "string"})
     props["metadata"] = {"allOf": [{"$ref": _REF + OBJECT_META}], "description": METADATA_DESCRIPTION}

@@ -588,7 +588,7 @@ def _replicaset_printer(now: datetime) -> _Columns:
         names, images = _containers((spec.get("template") or {}).get("spec") or {})
         return [
             _meta(obj).get("name", ""),
-            int(spec.get("replicas") if spec.get("replicas") is not None else 1),
+            int(spec["replicas"]) if spec.get("replicas") is not None else 1,
             int(status.get("replicas") or 0),
             int(status.get("readyReplicas") or 0),
             _age(obj, now),
@@ -674,7 +674,7 @@ def _event_printer(now: datetime) -> _Columns:
         if source.get("component"):
             source_text = source["component"] + (f", {source['host']}" if source.get("host") else "")
         elif obj.get("reportingController") or obj.get("reportingComponent"):
-            controller = obj.get("reportingController") or obj.get("reportingComponent")
+            controller = str(obj.get("reportingController") or obj.get("reportingComponent"))
             instance = obj.get("reportingInstance")
             source_text = controller + (f", {instance}" if instance else "")
         else:
