@@ -1,0 +1,164 @@
+"""The shipped RBAC is exactly what the operator uses.
+
+The operator runs as a process against the API emulator, started with the args and environment of the
+Deployment that `kubectl kustomize deploy/` (or deploy/namespaced/) produces. It goes through create,
+update, a credentials change (new Secret version, old one deleted) and deletion of a connector. Every
+(verb, group, resource, subresource) it sent, as the emulator's request log records it, must be granted by
+the shipped Roles/ClusterRoles, and every grant must have been used.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from celigo_operator.testing.harness import OperatorProcess, operator_env, wait_for
+from install.installkit import DEPLOY, Access, atoms_for, kustomize, rbac_gaps, the, wildcards
+
+from support.world import World, world
+
+OPERATOR_AGENTS = ("celigo-operator", "kopf")
+DISCOVERY_PREFIXES = ("/api", "/apis", "/version", "/openapi")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def deployment_settings(objects: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
+    """The operator container's args and plain env as shipped (downward API resolved as in a pod)."""
+    dep = the(objects, "Deployment", "celigo-operator")
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    env: dict[str, str] = {}
+    for item in container.get("env") or []:
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        else:
+            assert item["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace", item
+            env[item["name"]] = dep["metadata"]["namespace"]
+    return list(container["args"]), env
+
+
+def start_as_deployed(w: World, objects: list[dict[str, Any]], tmp: Path) -> tuple[OperatorProcess, int]:
+    """Start the operator with the Deployment's args and env; only the listening ports are moved to free ones."""
+    args, deployed_env = deployment_settings(objects)
+    assert args[0] == "run"
+    env = operator_env(w.kubeconfig, celigo_urls=w.celigo.base_urls, conductorone_url=w.c1.url)
+    env.update(deployed_env)
+    assert env["CELIGO_OPERATOR_LIVENESS_ENDPOINT"] == "http://0.0.0.0:8080/healthz"
+    liveness = free_port()
+    env["CELIGO_OPERATOR_LIVENESS_ENDPOINT"] = f"http://127.0.0.1:{liveness}/healthz"
+    env["CELIGO_OPERATOR_METRICS_PORT"] = str(free_port())
+    w.operator = OperatorProcess(env, tmp / "operator.log", args=args[1:]).start()
+    return w.operator, liveness
+
+
+def exercise(w: World, ns: str) -> None:
+    """Create, update, change credentials, delete: every path that makes the operator call the API."""
+    w.put_secret(ns, w.credentials())
+    w.create_connector(ns)
+    first = w.wait_ready(ns, timeout=30)
+    old_secret = first["status"]["credentials"]["secretName"]
+    w.patch_spec(ns, "celigo", {"replicas": 2})
+    wait_for(lambda: w.get(ns)["status"].get("observedGeneration") == 2, 20, what="observedGeneration 2")
+    w.wait_ready(ns)
+    w.put_secret(ns, w.credentials())  # new credentials: a new immutable Secret, the old one deleted
+    wait_for(
+        lambda: [s["metadata"]["name"] for s in w.owned_secrets(ns)]
+        == [w.get(ns)["status"]["credentials"]["secretName"]] != [old_secret],
+        30,
+        what="credentials rolled and the old Secret removed",
+    )
+    w.wait_ready(ns)
+    w.custom.delete_namespaced_custom_object("celigo-operator.io", "v1alpha1", ns, "celigoconnectors", "celigo")
+    wait_for(lambda: w.deployment(ns) is None, 20, what="children collected")
+
+
+def operator_accesses(w: World) -> set[Access]:
+    found = set()
+    for r in list(w.emu.request_log):
+        if not r.user_agent.startswith(OPERATOR_AGENTS):
+            continue
+        if not r.resource:  # discovery: granted to every authenticated user by system:discovery
+            assert r.path.startswith(DISCOVERY_PREFIXES), r.path
+            continue
+        name = "" if r.verb in ("list", "watch", "create") else r.name
+        found.add(Access(r.verb, r.api_group, r.resource, r.subresource, r.namespace, name))
+    return found
+
+
+def check_exact(objects: list[dict[str, Any]], accesses: set[Access]) -> None:
+    assert wildcards(objects) == []
+    denied, unused = rbac_gaps(accesses, atoms_for(objects))
+    assert not denied, "the operator made calls the shipped RBAC does not grant:\n" + "\n".join(map(str, denied))
+    assert not unused, "the shipped RBAC grants what the operator never used:\n" + "\n".join(map(str, unused))
+
+
+def check_runs_as_configured(op: OperatorProcess, liveness: int) -> None:
+    assert httpx.get(f"http://127.0.0.1:{liveness}/healthz", timeout=5).status_code == 200
+    first = op.log().splitlines()[0]
+    entry = json.loads(first)  # CELIGO_OPERATOR_LOG_FORMAT=json as the Deployment sets it
+    assert entry["level"] == "INFO" and "starting" in entry["message"]
+
+
+@pytest.mark.slow
+def test_cluster_wide_rbac_is_exactly_what_the_operator_uses(tmp_path: Path) -> None:
+    objects = kustomize(DEPLOY)
+    with world(tmp_path, start_operator=False) as w:
+        op, liveness = start_as_deployed(w, objects, tmp_path)
+        try:
+            ns = w.namespace("rbac")
+            exercise(w, ns)
+            check_runs_as_configured(op, liveness)
+        finally:
+            op.stop()
+        accesses = operator_accesses(w)
+    # The HMAC key in the operator's own namespace was read through the same cluster-wide grant.
+    assert Access("get", "", "secrets", "", "celigo-operator", "celigo-operator-hmac") in accesses
+    check_exact(objects, accesses)
+
+
+@pytest.mark.slow
+def test_namespaced_rbac_is_exactly_what_the_operator_uses(tmp_path: Path) -> None:
+    objects = kustomize(DEPLOY / "namespaced")
+    args, _ = deployment_settings(objects)
+    watched = args[args.index("--namespace") + 1]
+    with world(tmp_path, start_operator=False) as w:
+        w.core.create_namespace({"metadata": {"name": watched}})
+        op, liveness = start_as_deployed(w, objects, tmp_path)
+        try:
+            exercise(w, watched)
+            check_runs_as_configured(op, liveness)
+        finally:
+            op.stop()
+        accesses = operator_accesses(w)
+    check_exact(objects, accesses)
+    atoms = atoms_for(objects)
+    secret_scopes = {(a.namespace, a.resource_name) for a in atoms if a.resource == "secrets"}
+    assert None not in {ns for ns, _ in secret_scopes}, "namespaced mode must not read Secrets cluster-wide"
+    assert {ns for ns, _ in secret_scopes} == {watched, "celigo-operator"}
+    hmac_reads = {a.resource_name for a in atoms if a.resource == "secrets" and a.namespace == "celigo-operator"
+                  and a.verb == "get"}
+    assert hmac_reads == {"celigo-operator-hmac"}, "only the HMAC key may be read in the operator's namespace"
+    cluster_wide = {(a.group, a.resource) for a in atoms if a.namespace is None}
+    assert cluster_wide <= {("", "namespaces"), ("apiextensions.k8s.io", "customresourcedefinitions")}
+
+
+def test_authorizer_catches_missing_and_extra_grants() -> None:
+    """The checker itself: a call outside the rules is denied, a rule never used is reported."""
+    objects = kustomize(DEPLOY / "namespaced")
+    atoms = atoms_for(objects)
+    pods = Access("list", "", "pods", "", "celigo")
+    elsewhere = Access("list", "", "pods", "", "other-namespace")
+    other_key = Access("get", "", "secrets", "", "celigo-operator", "someone-elses-secret")
+    create_key = Access("create", "", "secrets", "", "celigo-operator")
+    denied, unused = rbac_gaps({pods, elsewhere, other_key, create_key}, atoms)
+    assert elsewhere in denied and other_key in denied and pods not in denied and create_key not in denied
+    assert any(a.resource == "deployments" for a in unused)
