@@ -271,13 +271,17 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), name) for p, name 
 
 # ------------------------------------------------------------------------------------------------- server
 class FakeCeligo:
-    """Both regions of the Celigo API on loopback. Use as a context manager or start()/stop()."""
+    """Both regions of the Celigo API on loopback. Use as a context manager or start()/stop().
+
+    ``ports`` pins listener ports (e.g. for a demo a connector pod reaches); by default both are ephemeral.
+    """
 
     def __init__(self, *, host: str = "127.0.0.1", latency: float = 0.0, rate_limit: bool = True,
                  bucket_size: int = 1000, refill_per_second: float = 300.0, seed: int = 7,
                  users: int = 42, integrations: int = 7, accesstokens_api: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, ports: dict[str, int] | None = None) -> None:
         self.host = host
+        self._fixed_ports = dict(ports or {})
         self.latency = latency
         self.rate_limit = rate_limit
         self.bucket_size = bucket_size
@@ -317,7 +321,7 @@ class FakeCeligo:
         for region in REGIONS:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, 0))
+            sock.bind((self.host, self._fixed_ports.get(region, 0)))
             sock.listen(512)
             sock.setblocking(False)
             sockets[region] = sock
@@ -1003,6 +1007,38 @@ class FakeCeligo:
         record["lastModified"] = _iso_ts(self.now())
         self._tokens[value] = _TokenRef(account, id)
         return _json(200, {"_id": record["_id"], "token": value})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the fake until interrupted (demos, running the real connector against it by hand).
+    Prints one JSON line with the base URLs and each region's token."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m celigo_operator.testing.fake_celigo")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--us-port", type=int, default=0)
+    parser.add_argument("--eu-port", type=int, default=0)
+    parser.add_argument("--users", type=int, default=42)
+    parser.add_argument("--integrations", type=int, default=7)
+    parser.add_argument("--token", help="use this value as the us account's token (default: random)")
+    args = parser.parse_args(argv)
+    fake = FakeCeligo(host=args.host, users=args.users, integrations=args.integrations,
+                      ports={"us": args.us_port, "eu": args.eu_port})
+    if args.token:
+        fake.add_token("us", token=args.token, name="Demo token")
+    with fake:
+        tokens = {region: args.token if args.token and region == "us" else fake.default_token(region)
+                  for region in REGIONS}
+        print(json.dumps({"base_urls": fake.base_urls, "tokens": tokens}), flush=True)
+        stop = threading.Event()
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
 
 
 __all__ = ["MASK", "REGIONS", "Account", "FakeCeligo", "Fault", "RecordedRequest", "TokenBucket", "envelope"]
