@@ -130,8 +130,12 @@ def widget_crd(api: httpx.Client) -> dict[str, Any]:
 
 
 def widget(name: str, size: str = "s", /, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name},
-            "spec": {"size": size, **spec}}
+    return {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": {"size": size, **spec},
+    }
 
 
 def configmap(name: str, data: dict[str, str] | None = None, **meta: Any) -> dict[str, Any]:
@@ -141,10 +145,18 @@ def configmap(name: str, data: dict[str, str] | None = None, **meta: Any) -> dic
 def deployment(name: str, image: str = "nginx:1.27", replicas: int = 2, **spec: Any) -> dict[str, Any]:
     labels = {"app": name}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": "main", "image": image}]}}, **spec},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "main", "image": image}]},
+            },
+            **spec,
+        },
     }
 
 
@@ -160,8 +172,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
     raise AssertionError(f"condition not met in {timeout}s; last value: {last!r}")
 
 
-def watch_events(api: httpx.Client, path: str, *, max_events: int | None = None, **params: Any
-                 ) -> list[dict[str, Any]]:
+def watch_events(
+    api: httpx.Client, path: str, *, max_events: int | None = None, **params: Any
+) -> list[dict[str, Any]]:
     """Read a watch stream until it ends (timeoutSeconds) or max_events arrived."""
     events: list[dict[str, Any]] = []
     params = {"watch": "true", **{k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}}

@@ -56,8 +56,11 @@ def test_typed_crud_and_errors(client: kubernetes.client.ApiClient) -> None:
 def test_dict_patch_of_builtin_is_strategic_merge(client: kubernetes.client.ApiClient) -> None:
     apps = kubernetes.client.AppsV1Api(client)
     apps.create_namespaced_deployment("default", deployment("d"))
-    patched = apps.patch_namespaced_deployment("d", "default", {"spec": {"template": {"spec": {
-        "containers": [{"name": "side", "image": "busybox"}]}}}})
+    patched = apps.patch_namespaced_deployment(
+        "d",
+        "default",
+        {"spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox"}]}}}},
+    )
     assert [c.name for c in patched.spec.template.spec.containers] == ["side", "main"]
 
 
@@ -67,8 +70,9 @@ def test_custom_objects_and_status(client: kubernetes.client.ApiClient) -> None:
     co = kubernetes.client.CustomObjectsApi(client)
     w = co.create_namespaced_custom_object("example.com", "v1", "default", "widgets", widget("w"))
     assert w["spec"]["color"] == "blue"
-    co.patch_namespaced_custom_object_status("example.com", "v1", "default", "widgets", "w",
-                                             {"status": {"phase": "Ready"}})
+    co.patch_namespaced_custom_object_status(
+        "example.com", "v1", "default", "widgets", "w", {"status": {"phase": "Ready"}}
+    )
     got = co.get_namespaced_custom_object("example.com", "v1", "default", "widgets", "w")
     assert got["status"] == {"phase": "Ready"}
     with pytest.raises(ApiException) as exc:
@@ -83,7 +87,9 @@ def test_watch_stream_with_resume(client: kubernetes.client.ApiClient) -> None:
 
     def watch() -> None:
         w = kubernetes.watch.Watch()
-        for ev in w.stream(core.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=4):
+        for ev in w.stream(
+            core.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=4
+        ):
             seen.append((ev["type"], ev["object"].metadata.name))
             if len(seen) == 3:
                 w.stop()
@@ -101,7 +107,8 @@ def test_leases_for_leader_election(client: kubernetes.client.ApiClient) -> None
     coord = kubernetes.client.CoordinationV1Api(client)
     body = kubernetes.client.V1Lease(
         metadata=kubernetes.client.V1ObjectMeta(name="leader"),
-        spec=kubernetes.client.V1LeaseSpec(holder_identity="a", lease_duration_seconds=15))
+        spec=kubernetes.client.V1LeaseSpec(holder_identity="a", lease_duration_seconds=15),
+    )
     lease = coord.create_namespaced_lease("default", body)
     lease.spec.holder_identity = "b"
     assert coord.replace_namespaced_lease("leader", "default", lease).spec.holder_identity == "b"
@@ -113,4 +120,6 @@ def test_leases_for_leader_election(client: kubernetes.client.ApiClient) -> None
 def test_deployment_rollout_visible_to_client(client: kubernetes.client.ApiClient) -> None:
     apps = kubernetes.client.AppsV1Api(client)
     apps.create_namespaced_deployment("default", deployment("d", replicas=2))
-    wait_for(lambda: (apps.read_namespaced_deployment_status("d", "default").status.available_replicas or 0) == 2)
+    wait_for(
+        lambda: (apps.read_namespaced_deployment_status("d", "default").status.available_replicas or 0) == 2
+    )

@@ -35,15 +35,20 @@ def build_registry(api_url: str, token: str, kubeconfig: Path, calls: list[str])
         kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
         header = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix("authorization")
         scheme, _, tok = (header or "").partition(" ")
-        return kopf.ConnectionInfo(server=cfg.host, ca_path=cfg.ssl_ca_cert, scheme=scheme, token=tok,
-                                   default_namespace="default")
+        return kopf.ConnectionInfo(
+            server=cfg.host, ca_path=cfg.ssl_ca_cert, scheme=scheme, token=tok, default_namespace="default"
+        )
 
     headers = {"Authorization": f"Bearer {token}"}
 
     @kopf.on.create("example.com", "v1", "widgets", registry=registry)
     def created(spec: Any, name: str, body: Any, patch: Any, **_: Any) -> None:
-        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{name}-cm"},
-              "data": {"size": spec["size"]}}
+        cm = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"{name}-cm"},
+            "data": {"size": spec["size"]},
+        }
         kopf.adopt(cm, owner=body)
         r = httpx.post(f"{api_url}{CMS}", json=cm, headers=headers)
         r.raise_for_status()
@@ -53,8 +58,11 @@ def build_registry(api_url: str, token: str, kubeconfig: Path, calls: list[str])
 
     @kopf.on.update("example.com", "v1", "widgets", registry=registry)
     def updated(spec: Any, name: str, patch: Any, **_: Any) -> None:
-        r = httpx.patch(f"{api_url}{CMS}/{name}-cm", json={"data": {"size": spec["size"]}},
-                        headers={**headers, "Content-Type": "application/merge-patch+json"})
+        r = httpx.patch(
+            f"{api_url}{CMS}/{name}-cm",
+            json={"data": {"size": spec["size"]}},
+            headers={**headers, "Content-Type": "application/merge-patch+json"},
+        )
         r.raise_for_status()
         patch.status["phase"] = "Updated"
         calls.append(f"update:{name}:{spec['size']}")
@@ -81,8 +89,16 @@ def kopf_operator(emu: KubeEmulator, tmp_path: Path) -> Iterator[list[str]]:
 
     def run() -> None:
         try:
-            asyncio.run(kopf.operator(registry=registry, settings=settings, namespaces=["default"],
-                                      standalone=True, stop_flag=stop, ready_flag=ready))
+            asyncio.run(
+                kopf.operator(
+                    registry=registry,
+                    settings=settings,
+                    namespaces=["default"],
+                    standalone=True,
+                    stop_flag=stop,
+                    ready_flag=ready,
+                )
+            )
         except BaseException as exc:
             errors.append(exc)
 
@@ -99,8 +115,12 @@ def kopf_operator(emu: KubeEmulator, tmp_path: Path) -> Iterator[list[str]]:
 
 
 def test_kopf_create_update_delete(emu: KubeEmulator, api: httpx.Client, kopf_operator: list[str]) -> None:
-    assert api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                    json=copy.deepcopy(WIDGET_CRD)).status_code == 201
+    assert (
+        api.post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=copy.deepcopy(WIDGET_CRD)
+        ).status_code
+        == 201
+    )
     w = api.post(WIDGETS, json=widget("w1")).json()
 
     def created() -> dict | None:
@@ -112,12 +132,17 @@ def test_kopf_create_update_delete(emu: KubeEmulator, api: httpx.Client, kopf_op
     assert cm["data"] == {"size": "s"}
     assert cm["metadata"]["ownerReferences"][0]["uid"] == w["metadata"]["uid"]
     assert "kopf.zalando.org/KopfFinalizerMarker" in obj["metadata"]["finalizers"]
-    events = api.get("/api/v1/namespaces/default/events",
-                     params={"fieldSelector": "involvedObject.name=w1,involvedObject.kind=Widget"}).json()
+    events = api.get(
+        "/api/v1/namespaces/default/events",
+        params={"fieldSelector": "involvedObject.name=w1,involvedObject.kind=Widget"},
+    ).json()
     assert any(e["reason"] == "Created" for e in events["items"])
 
-    api.patch(f"{WIDGETS}/w1", json={"spec": {"size": "m"}},
-              headers={"Content-Type": "application/merge-patch+json"})
+    api.patch(
+        f"{WIDGETS}/w1",
+        json={"spec": {"size": "m"}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     wait_for(lambda: (api.get(f"{WIDGETS}/w1").json().get("status") or {}).get("phase") == "Updated")
     assert api.get(f"{CMS}/w1-cm").json()["data"] == {"size": "m"}
 

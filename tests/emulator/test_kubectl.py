@@ -26,11 +26,18 @@ pytestmark = [
 
 class Kubectl:
     def __init__(self, kubeconfig: Path, home: Path) -> None:
-        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KUBECONFIG": str(kubeconfig),
-                    "HOME": str(home)}
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "KUBECONFIG": str(kubeconfig),
+            "HOME": str(home),
+        }
 
-    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        p = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, env=self.env, timeout=60)
+    def run(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        p = subprocess.run(
+            [KUBECTL, *args], input=stdin, capture_output=True, text=True, env=self.env, timeout=60
+        )
         if check and p.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
         return p
@@ -87,11 +94,15 @@ def test_explain_custom_and_builtin(kube: tuple[KubeEmulator, Kubectl, httpx.Cli
     assert "replicas" in kubectl("explain", "deployment.spec")
 
 
-def test_deployment_apply_rollout_describe_wait_delete(kube: tuple[KubeEmulator, Kubectl, httpx.Client]) -> None:
+def test_deployment_apply_rollout_describe_wait_delete(
+    kube: tuple[KubeEmulator, Kubectl, httpx.Client],
+) -> None:
     _, kubectl, api = kube
     manifest = yaml.safe_dump(deployment("web", replicas=2))
     assert kubectl("apply", "-f", "-", stdin=manifest).strip() == "deployment.apps/web created"
-    assert 'deployment "web" successfully rolled out' in kubectl("rollout", "status", "deploy/web", "--timeout=30s")
+    assert 'deployment "web" successfully rolled out' in kubectl(
+        "rollout", "status", "deploy/web", "--timeout=30s"
+    )
     assert kubectl("apply", "-f", "-", stdin=manifest).strip() == "deployment.apps/web unchanged"
     lines = kubectl("get", "deploy").splitlines()
     assert lines[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
@@ -112,7 +123,10 @@ def test_rollout_status_follows_a_template_change(kube: tuple[KubeEmulator, Kube
     kubectl("rollout", "status", "deploy/web", "--timeout=30s")
     kubectl("set", "image", "deploy/web", "main=nginx:1.28")
     assert "successfully rolled out" in kubectl("rollout", "status", "deploy/web", "--timeout=30s")
-    assert kubectl("get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}") == "nginx:1.28"
+    assert (
+        kubectl("get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+        == "nginx:1.28"
+    )
 
 
 def test_crash_loop_visible_in_get_pods(kube: tuple[KubeEmulator, Kubectl, httpx.Client]) -> None:
@@ -122,21 +136,42 @@ def test_crash_loop_visible_in_get_pods(kube: tuple[KubeEmulator, Kubectl, httpx
     wait_for(lambda: "CrashLoopBackOff" in kubectl("get", "pods"))
 
 
-def test_wait_for_custom_condition_and_describe_events(kube: tuple[KubeEmulator, Kubectl, httpx.Client]) -> None:
+def test_wait_for_custom_condition_and_describe_events(
+    kube: tuple[KubeEmulator, Kubectl, httpx.Client],
+) -> None:
     _, kubectl, api = kube
     kubectl("apply", "-f", "-", stdin=WIDGET_CRD_YAML)
     kubectl("apply", "-f", "-", stdin=WIDGET_YAML)
     w = api.get(f"{WIDGETS}/w1").json()
-    api.post("/api/v1/namespaces/default/events", json={
-        "metadata": {"generateName": "w1."}, "type": "Normal", "reason": "Provisioned", "message": "all good",
-        "involvedObject": {"apiVersion": "example.com/v1", "kind": "Widget", "name": "w1", "namespace": "default",
-                           "uid": w["metadata"]["uid"]},
-        "source": {"component": "test"}, "count": 1})
+    api.post(
+        "/api/v1/namespaces/default/events",
+        json={
+            "metadata": {"generateName": "w1."},
+            "type": "Normal",
+            "reason": "Provisioned",
+            "message": "all good",
+            "involvedObject": {
+                "apiVersion": "example.com/v1",
+                "kind": "Widget",
+                "name": "w1",
+                "namespace": "default",
+                "uid": w["metadata"]["uid"],
+            },
+            "source": {"component": "test"},
+            "count": 1,
+        },
+    )
 
     def set_ready() -> None:
-        api.patch(f"{WIDGETS}/w1/status", headers={"Content-Type": "application/merge-patch+json"},
-                  json={"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Done",
-                                                   "message": "ok"}]}})
+        api.patch(
+            f"{WIDGETS}/w1/status",
+            headers={"Content-Type": "application/merge-patch+json"},
+            json={
+                "status": {
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "Done", "message": "ok"}]
+                }
+            },
+        )
 
     t = threading.Timer(0.3, set_ready)
     t.start()
@@ -148,12 +183,15 @@ def test_wait_for_custom_condition_and_describe_events(kube: tuple[KubeEmulator,
     assert kubectl("get", "widgets").splitlines()[1].split()[:3] == ["w1", "m", "True"]
 
 
-def test_apply_kustomization_and_delete(kube: tuple[KubeEmulator, Kubectl, httpx.Client], tmp_path: Path) -> None:
+def test_apply_kustomization_and_delete(
+    kube: tuple[KubeEmulator, Kubectl, httpx.Client], tmp_path: Path
+) -> None:
     _, kubectl, api = kube
     k = tmp_path / "k"
     k.mkdir()
     (k / "kustomization.yaml").write_text(
-        "namespace: kt\nresources: [ns.yaml, rbac.yaml]\nconfigMapGenerator:\n- name: cfg\n  literals: [a=b]\n")
+        "namespace: kt\nresources: [ns.yaml, rbac.yaml]\nconfigMapGenerator:\n- name: cfg\n  literals: [a=b]\n"
+    )
     (k / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: kt}\n")
     (k / "rbac.yaml").write_text(
         "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: op}\n---\n"
@@ -161,7 +199,8 @@ def test_apply_kustomization_and_delete(kube: tuple[KubeEmulator, Kubectl, httpx
         "rules: [{apiGroups: [''], resources: [configmaps], verbs: [get]}]\n---\n"
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: op}\n"
         "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: op}\n"
-        "subjects: [{kind: ServiceAccount, name: op}]\n")
+        "subjects: [{kind: ServiceAccount, name: op}]\n"
+    )
     out = kubectl("apply", "-k", str(k))
     assert "namespace/kt created" in out and "rolebinding.rbac.authorization.k8s.io/op created" in out
     again = kubectl("apply", "-k", str(k))

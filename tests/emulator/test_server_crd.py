@@ -20,7 +20,8 @@ def test_enum_violation_is_422_with_real_message(api: httpx.Client, widget_crd: 
     body = r.json()
     assert body["reason"] == "Invalid"
     assert body["message"] == (
-        'Widget.example.com "w" is invalid: spec.size: Unsupported value: "xl": supported values: "s", "m", "l"')
+        'Widget.example.com "w" is invalid: spec.size: Unsupported value: "xl": supported values: "s", "m", "l"'
+    )
     assert body["details"]["kind"] == "Widget" and body["details"]["group"] == "example.com"
     assert body["details"]["causes"][0]["reason"] == "FieldValueNotSupported"
     assert body["details"]["causes"][0]["field"] == "spec.size"
@@ -28,8 +29,12 @@ def test_enum_violation_is_422_with_real_message(api: httpx.Client, widget_crd: 
 
 def test_other_schema_violations(api: httpx.Client, widget_crd: dict) -> None:
     cases = {
-        "FieldValueRequired": {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
-                               "spec": {}},
+        "FieldValueRequired": {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {},
+        },
         "FieldValueInvalid": widget("w", name="UPPER"),
         "FieldValueTooLong": widget("w", name="abcdefghijklmnop"),
         "FieldValueTypeInvalid": widget("w", replicas="many"),
@@ -42,8 +47,10 @@ def test_other_schema_violations(api: httpx.Client, widget_crd: dict) -> None:
         assert reason in {c["reason"] for c in causes}, (reason, causes)
     r = api.post(WIDGETS, json=widget("w", replicas=0))
     assert r.status_code == 422
-    assert "spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1" in \
-        r.json()["message"]
+    assert (
+        "spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1"
+        in r.json()["message"]
+    )
 
 
 def test_unknown_fields_warn_strict_ignore(api: httpx.Client, widget_crd: dict) -> None:
@@ -61,16 +68,22 @@ def test_unknown_fields_warn_strict_ignore(api: httpx.Client, widget_crd: dict) 
 
 def test_status_validated_on_status_subresource(api: httpx.Client, widget_crd: dict) -> None:
     api.post(WIDGETS, json=widget("w"))
-    r = api.patch(f"{WIDGETS}/w/status", json={"status": {"observedGeneration": "one"}},
-                  headers={"Content-Type": "application/merge-patch+json"})
+    r = api.patch(
+        f"{WIDGETS}/w/status",
+        json={"status": {"observedGeneration": "one"}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     assert r.status_code == 422
     assert r.json()["details"]["causes"][0]["field"] == "status.observedGeneration"
 
 
 def test_update_is_validated_too(api: httpx.Client, widget_crd: dict) -> None:
     api.post(WIDGETS, json=widget("w"))
-    r = api.patch(f"{WIDGETS}/w", json={"spec": {"size": "huge"}},
-                  headers={"Content-Type": "application/merge-patch+json"})
+    r = api.patch(
+        f"{WIDGETS}/w",
+        json={"spec": {"size": "huge"}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     assert r.status_code == 422
     assert api.get(f"{WIDGETS}/w").json()["spec"]["size"] == "s"
 

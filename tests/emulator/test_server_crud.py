@@ -64,7 +64,9 @@ def test_invalid_dns_name_is_422(api: httpx.Client) -> None:
     r = api.post(CMS, json=configmap("Bad_Name"))
     assert r.status_code == 422
     body = r.json()
-    assert body["message"].startswith('ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name":')
+    assert body["message"].startswith(
+        'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name":'
+    )
     assert "RFC 1123 subdomain" in body["message"]
     assert body["details"]["kind"] == "ConfigMap"
     assert api.post("/api/v1/namespaces", json={"metadata": {"name": "a.b"}}).status_code == 422
@@ -93,7 +95,10 @@ def test_get_missing_is_404_not_found(api: httpx.Client) -> None:
 def test_namespace_from_url_mismatch_is_400_missing_is_404(api: httpx.Client) -> None:
     r = api.post(CMS, json=configmap("a", namespace="other"))
     assert r.status_code == 400
-    assert r.json()["message"] == "the namespace of the provided object does not match the namespace sent on the request"
+    assert (
+        r.json()["message"]
+        == "the namespace of the provided object does not match the namespace sent on the request"
+    )
     r = api.post("/api/v1/namespaces/nowhere/configmaps", json=configmap("a"))
     assert r.status_code == 404
     assert r.json()["message"] == 'namespaces "nowhere" not found'
@@ -102,8 +107,14 @@ def test_namespace_from_url_mismatch_is_400_missing_is_404(api: httpx.Client) ->
 
 
 def test_secret_string_data_and_type(api: httpx.Client) -> None:
-    r = api.post(SECRETS, json={"metadata": {"name": "s"}, "data": {"a": base64.b64encode(b"old").decode()},
-                                "stringData": {"a": "new", "b": "bee"}})
+    r = api.post(
+        SECRETS,
+        json={
+            "metadata": {"name": "s"},
+            "data": {"a": base64.b64encode(b"old").decode()},
+            "stringData": {"a": "new", "b": "bee"},
+        },
+    )
     assert r.status_code == 201
     s = r.json()
     assert s["type"] == "Opaque"
@@ -163,17 +174,26 @@ def test_label_and_field_selectors(api: httpx.Client) -> None:
     # kinds without their own field label conversion answer with the generic metav1 message
     r = api.get(CMS, params={"fieldSelector": "spec.foo=1"})
     assert r.status_code == 400
-    assert r.json()["message"] == '"spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    assert (
+        r.json()["message"]
+        == '"spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    )
     r = api.get(CMS, params={"labelSelector": "a in (b"})
     assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
 
 
 def test_event_field_selectors_used_by_describe(api: httpx.Client) -> None:
-    ev = {"metadata": {"name": "e1"}, "involvedObject": {"kind": "Widget", "name": "w", "namespace": "default",
-                                                          "uid": "u-1"}, "reason": "Made", "type": "Normal"}
+    ev = {
+        "metadata": {"name": "e1"},
+        "involvedObject": {"kind": "Widget", "name": "w", "namespace": "default", "uid": "u-1"},
+        "reason": "Made",
+        "type": "Normal",
+    }
     assert api.post("/api/v1/namespaces/default/events", json=ev).status_code == 201
-    params = {"fieldSelector": "involvedObject.name=w,involvedObject.namespace=default,"
-                               "involvedObject.kind=Widget,involvedObject.uid=u-1"}
+    params = {
+        "fieldSelector": "involvedObject.name=w,involvedObject.namespace=default,"
+        "involvedObject.kind=Widget,involvedObject.uid=u-1"
+    }
     assert len(api.get("/api/v1/namespaces/default/events", params=params).json()["items"]) == 1
     params = {"fieldSelector": "involvedObject.name=other"}
     assert api.get("/api/v1/namespaces/default/events", params=params).json()["items"] == []
@@ -189,7 +209,8 @@ def test_put_with_stale_resource_version_is_409(api: httpx.Client) -> None:
     assert r.json()["reason"] == "Conflict"
     assert r.json()["message"] == (
         'Operation cannot be fulfilled on configmaps "a": the object has been modified; please apply your '
-        "changes to the latest version and try again")
+        "changes to the latest version and try again"
+    )
 
 
 def test_put_builtin_without_rv_is_unconditional_but_cr_needs_it(api: httpx.Client, widget_crd: dict) -> None:
@@ -199,7 +220,8 @@ def test_put_builtin_without_rv_is_unconditional_but_cr_needs_it(api: httpx.Clie
     r = api.put(f"{WIDGETS}/w", json=widget("w", "m"))
     assert r.status_code == 422
     assert r.json()["message"] == (
-        'Widget.example.com "w" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update')
+        'Widget.example.com "w" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update'
+    )
 
 
 def test_put_name_mismatch_is_400_and_missing_is_404(api: httpx.Client) -> None:
@@ -211,8 +233,10 @@ def test_put_name_mismatch_is_400_and_missing_is_404(api: httpx.Client) -> None:
 
 
 def test_cluster_scoped_objects_have_no_namespace(api: httpx.Client) -> None:
-    r = api.post("/apis/rbac.authorization.k8s.io/v1/clusterroles",
-                 json={"metadata": {"name": "r", "namespace": "ignored"}, "rules": []})
+    r = api.post(
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        json={"metadata": {"name": "r", "namespace": "ignored"}, "rules": []},
+    )
     assert r.status_code == 201
     assert "namespace" not in r.json()["metadata"]
 
@@ -220,17 +244,31 @@ def test_cluster_scoped_objects_have_no_namespace(api: httpx.Client) -> None:
 def test_plain_kinds_are_stored(api: httpx.Client) -> None:
     paths = {
         "/api/v1/namespaces/default/serviceaccounts": {"metadata": {"name": "sa"}},
-        "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles": {"metadata": {"name": "r"}, "rules": []},
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles": {
+            "metadata": {"name": "r"},
+            "rules": [],
+        },
         "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings": {
-            "metadata": {"name": "rb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                                                    "name": "r"}, "subjects": []},
-        "/apis/policy/v1/namespaces/default/poddisruptionbudgets": {"metadata": {"name": "p"},
-                                                                     "spec": {"maxUnavailable": 1}},
-        "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies": {"metadata": {"name": "n"},
-                                                                           "spec": {"podSelector": {}}},
+            "metadata": {"name": "rb"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+            "subjects": [],
+        },
+        "/apis/policy/v1/namespaces/default/poddisruptionbudgets": {
+            "metadata": {"name": "p"},
+            "spec": {"maxUnavailable": 1},
+        },
+        "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies": {
+            "metadata": {"name": "n"},
+            "spec": {"podSelector": {}},
+        },
         "/apis/coordination.k8s.io/v1/namespaces/default/leases": {
-            "metadata": {"name": "l"}, "spec": {"holderIdentity": "me", "leaseDurationSeconds": 15,
-                                                "renewTime": "2026-01-01T00:00:00.000000Z"}},
+            "metadata": {"name": "l"},
+            "spec": {
+                "holderIdentity": "me",
+                "leaseDurationSeconds": 15,
+                "renewTime": "2026-01-01T00:00:00.000000Z",
+            },
+        },
     }
     for path, body in paths.items():
         r = api.post(path, json=body)

@@ -18,8 +18,13 @@ def test_delete_without_finalizers_returns_success_status(api: httpx.Client) -> 
     cm = api.post(CMS, json=configmap("a")).json()
     r = api.delete(f"{CMS}/a")
     assert r.status_code == 200
-    assert r.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                        "details": {"name": "a", "kind": "configmaps", "uid": cm["metadata"]["uid"]}}
+    assert r.json() == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {"name": "a", "kind": "configmaps", "uid": cm["metadata"]["uid"]},
+    }
     assert api.get(f"{CMS}/a").status_code == 404
     assert api.delete(f"{CMS}/a").status_code == 404
 
@@ -34,8 +39,11 @@ def test_delete_with_finalizers_marks_then_removal_deletes(api: httpx.Client, wi
     assert obj["metadata"]["deletionGracePeriodSeconds"] == 0
     again = api.delete(f"{WIDGETS}/w").json()
     assert again["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
-    r = api.patch(f"{WIDGETS}/w", content=json.dumps({"metadata": {"finalizers": ["example.com/keep", "new/one"]}}),
-                  headers=MERGE)
+    r = api.patch(
+        f"{WIDGETS}/w",
+        content=json.dumps({"metadata": {"finalizers": ["example.com/keep", "new/one"]}}),
+        headers=MERGE,
+    )
     assert r.status_code == 422
     assert "no new finalizers can be added if the object is being deleted" in r.json()["message"]
     r = api.patch(f"{WIDGETS}/w", content=json.dumps({"metadata": {"finalizers": None}}), headers=MERGE)
@@ -68,8 +76,10 @@ def test_orphan_propagation_keeps_dependents(api: httpx.Client) -> None:
 def test_namespace_termination(api: httpx.Client, widget_crd: dict) -> None:
     api.post("/api/v1/namespaces", json={"metadata": {"name": "gone"}})
     api.post("/api/v1/namespaces/gone/configmaps", json=configmap("a"))
-    api.post("/apis/example.com/v1/namespaces/gone/widgets",
-             json={**widget("w"), "metadata": {"name": "w", "finalizers": ["example.com/keep"]}})
+    api.post(
+        "/apis/example.com/v1/namespaces/gone/widgets",
+        json={**widget("w"), "metadata": {"name": "w", "finalizers": ["example.com/keep"]}},
+    )
     r = api.delete("/api/v1/namespaces/gone")
     assert r.status_code == 200
     assert r.json()["status"]["phase"] == "Terminating"
@@ -80,12 +90,20 @@ def test_namespace_termination(api: httpx.Client, widget_crd: dict) -> None:
     assert body["details"]["causes"][0]["reason"] == "NamespaceTerminating"
     assert "because it is being terminated" in body["message"]
     wait_for(lambda: api.get("/api/v1/namespaces/gone/configmaps/a").status_code == 404)
-    w = wait_for(lambda: api.get("/apis/example.com/v1/namespaces/gone/widgets/w").json()["metadata"].get(
-        "deletionTimestamp"))
+    w = wait_for(
+        lambda: (
+            api.get("/apis/example.com/v1/namespaces/gone/widgets/w")
+            .json()["metadata"]
+            .get("deletionTimestamp")
+        )
+    )
     assert w
     assert api.get("/api/v1/namespaces/gone").status_code == 200  # waits for the finalizer
-    api.patch("/apis/example.com/v1/namespaces/gone/widgets/w",
-              content=json.dumps({"metadata": {"finalizers": []}}), headers=MERGE)
+    api.patch(
+        "/apis/example.com/v1/namespaces/gone/widgets/w",
+        content=json.dumps({"metadata": {"finalizers": []}}),
+        headers=MERGE,
+    )
     wait_for(lambda: api.get("/api/v1/namespaces/gone").status_code == 404)
 
 
@@ -104,3 +122,31 @@ def test_delete_preconditions(api: httpx.Client) -> None:
     r = api.request("DELETE", f"{CMS}/a", json={"preconditions": {"uid": "wrong"}})
     assert r.status_code == 409
     assert api.get(f"{CMS}/a").status_code == 200
+
+
+def test_foreground_deletion_waits_for_dependents(api: httpx.Client) -> None:
+    owner = api.post(CMS, json=configmap("owner")).json()
+    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
+    api.post(CMS, json=configmap("child", ownerReferences=[ref], finalizers=["x.io/hold"]))
+    r = api.request("DELETE", f"{CMS}/owner", json={"propagationPolicy": "Foreground"})
+    assert r.status_code == 200
+    assert r.json()["metadata"]["finalizers"] == ["foregroundDeletion"]
+    wait_for(lambda: api.get(f"{CMS}/child").json()["metadata"].get("deletionTimestamp"))
+    assert api.get(f"{CMS}/owner").status_code == 200  # still waiting for the child's finalizer
+    api.patch(f"{CMS}/child", content=json.dumps({"metadata": {"finalizers": None}}), headers=MERGE)
+    wait_for(lambda: api.get(f"{CMS}/owner").status_code == 404)
+
+
+def test_generation_of_custom_resource_without_status_subresource(api: httpx.Client) -> None:
+    import copy
+
+    from .conftest import WIDGET_CRD
+
+    crd = copy.deepcopy(WIDGET_CRD)
+    del crd["spec"]["versions"][0]["subresources"]
+    assert api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd).status_code == 201
+    w = api.post(WIDGETS, json={**widget("w"), "status": {"phase": "kept"}}).json()
+    assert w["status"] == {"phase": "kept"}
+    w = api.patch(f"{WIDGETS}/w", content=json.dumps({"status": {"phase": "changed"}}), headers=MERGE).json()
+    assert w["metadata"]["generation"] == 2  # without the subresource status is ordinary content
+    assert api.get(f"{WIDGETS}/w/status").status_code == 404

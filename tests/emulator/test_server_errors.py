@@ -29,7 +29,9 @@ def test_wrong_content_type_is_415(api: httpx.Client) -> None:
     assert r.status_code == 415
     body = r.json()
     assert body["reason"] == "UnsupportedMediaType"
-    assert body["message"].startswith("the body of the request was in an unknown format - accepted media types")
+    assert body["message"].startswith(
+        "the body of the request was in an unknown format - accepted media types"
+    )
 
 
 def test_yaml_body_is_accepted(api: httpx.Client) -> None:
@@ -48,9 +50,15 @@ def test_garbage_resource_version_answers_like_the_real_server(api: httpx.Client
     for params in ({"watch": "true", "resourceVersion": "abc"}, {"resourceVersion": "abc"}):
         r = api.get(CMS, params=params)
         assert r.status_code == 500
-        assert r.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                            "message": 'resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": '
-                                       "invalid syntax", "code": 500}
+        assert r.json() == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": 'resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": '
+            "invalid syntax",
+            "code": 500,
+        }
 
 
 def test_method_not_allowed(api: httpx.Client) -> None:
@@ -59,8 +67,9 @@ def test_method_not_allowed(api: httpx.Client) -> None:
     assert r.json()["reason"] == "MethodNotAllowed"
 
 
-@pytest.mark.parametrize(("status", "reason"), [(500, "InternalError"), (503, "ServiceUnavailable"),
-                                                (504, "Timeout")])
+@pytest.mark.parametrize(
+    ("status", "reason"), [(500, "InternalError"), (503, "ServiceUnavailable"), (504, "Timeout")]
+)
 def test_fault_status_codes(emu: KubeEmulator, api: httpx.Client, status: int, reason: str) -> None:
     emu.faults.add(Fault(method="GET", resource="configmaps", status=status))
     r = api.get(CMS)
@@ -79,7 +88,9 @@ def test_fault_429_with_retry_after(emu: KubeEmulator, api: httpx.Client) -> Non
     assert api.get(CMS).status_code == 200
 
 
-def test_fault_409_on_writes_only_matching_name(emu: KubeEmulator, api: httpx.Client, widget_crd: dict) -> None:
+def test_fault_409_on_writes_only_matching_name(
+    emu: KubeEmulator, api: httpx.Client, widget_crd: dict
+) -> None:
     api.post(WIDGETS, json=widget("w"))
     api.post(WIDGETS, json=widget("other"))
     emu.faults.add(Fault(method="PATCH", resource="widgets", name="w", status=409))

@@ -15,15 +15,23 @@ JSONP = {"Content-Type": "application/json-patch+json"}
 SMP = {"Content-Type": "application/strategic-merge-patch+json"}
 
 
-def patch(api: httpx.Client, path: str, body: object, headers: dict[str, str], **params: str) -> httpx.Response:
+def patch(
+    api: httpx.Client, path: str, body: object, headers: dict[str, str], **params: str
+) -> httpx.Response:
     return api.patch(path, content=json.dumps(body), headers=headers, params=params)
 
 
 def test_merge_patch_replaces_lists_and_deletes_with_null(api: httpx.Client) -> None:
     api.post(DEPLOYS, json=deployment("d"))
-    r = patch(api, f"{DEPLOYS}/d", {"metadata": {"labels": {"app": None, "x": "1"}},
-                                    "spec": {"template": {"spec": {"containers": [{"name": "b", "image": "b"}]}}}},
-              MERGE)
+    r = patch(
+        api,
+        f"{DEPLOYS}/d",
+        {
+            "metadata": {"labels": {"app": None, "x": "1"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "b", "image": "b"}]}}},
+        },
+        MERGE,
+    )
     assert r.status_code == 200, r.text
     d = r.json()
     assert d["metadata"]["labels"] == {"x": "1"}
@@ -35,7 +43,11 @@ def test_strategic_merge_patch_merges_by_key(api: httpx.Client) -> None:
     body = {"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "b:1"}]}}}}
     d = patch(api, f"{DEPLOYS}/d", body, SMP).json()
     assert [c["name"] for c in d["spec"]["template"]["spec"]["containers"]] == ["b", "main"]
-    body = {"spec": {"template": {"spec": {"containers": [{"name": "main", "env": [{"name": "A", "value": "1"}]}]}}}}
+    body = {
+        "spec": {
+            "template": {"spec": {"containers": [{"name": "main", "env": [{"name": "A", "value": "1"}]}]}}
+        }
+    }
     d = patch(api, f"{DEPLOYS}/d", body, SMP).json()
     main = next(c for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "main")
     assert main["image"] == "nginx:1.27" and main["env"] == [{"name": "A", "value": "1"}]
@@ -59,16 +71,20 @@ def test_strategic_merge_on_custom_resource_is_415(api: httpx.Client, widget_crd
 
 def test_json_patch_test_failure_and_missing_remove_are_422_generic(api: httpx.Client) -> None:
     api.post(CMS, json=configmap("a", {"k": "v"}))
-    for ops in ([{"op": "test", "path": "/data/k", "value": "other"}],
-                [{"op": "remove", "path": "/metadata/finalizers"}]):
+    for ops in (
+        [{"op": "test", "path": "/data/k", "value": "other"}],
+        [{"op": "remove", "path": "/metadata/finalizers"}],
+    ):
         r = patch(api, f"{CMS}/a", ops, JSONP)
         assert r.status_code == 422
         body = r.json()
         assert body["message"] == "the server rejected our request due to an error in our request"
         assert body["details"] == {}
         assert body["reason"] == "Invalid"
-    ok = [{"op": "test", "path": "/data/k", "value": "v"}, {"op": "add", "path": "/metadata/finalizers",
-                                                          "value": ["a/b"]}]
+    ok = [
+        {"op": "test", "path": "/data/k", "value": "v"},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["a/b"]},
+    ]
     assert patch(api, f"{CMS}/a", ok, JSONP).json()["metadata"]["finalizers"] == ["a/b"]
 
 
@@ -88,8 +104,12 @@ def test_patch_missing_object_is_404(api: httpx.Client) -> None:
 def test_patch_with_stale_resource_version_is_409(api: httpx.Client) -> None:
     cm = api.post(CMS, json=configmap("a")).json()
     patch(api, f"{CMS}/a", {"data": {"x": "1"}}, MERGE)
-    r = patch(api, f"{CMS}/a", {"metadata": {"resourceVersion": cm["metadata"]["resourceVersion"]},
-                                "data": {"x": "2"}}, MERGE)
+    r = patch(
+        api,
+        f"{CMS}/a",
+        {"metadata": {"resourceVersion": cm["metadata"]["resourceVersion"]}, "data": {"x": "2"}},
+        MERGE,
+    )
     assert r.status_code == 409
 
 
@@ -100,8 +120,16 @@ def test_status_subresource_rules(api: httpx.Client, widget_crd: dict) -> None:
     w = patch(api, f"{WIDGETS}/w", {"status": {"phase": "Main"}}, MERGE).json()
     assert "status" not in w
     # /status ignores everything but status (labels, finalizers, spec)
-    r = patch(api, f"{WIDGETS}/w/status", {"status": {"phase": "Ready"}, "spec": {"size": "l"},
-                                           "metadata": {"labels": {"a": "b"}, "finalizers": ["x/y"]}}, MERGE)
+    r = patch(
+        api,
+        f"{WIDGETS}/w/status",
+        {
+            "status": {"phase": "Ready"},
+            "spec": {"size": "l"},
+            "metadata": {"labels": {"a": "b"}, "finalizers": ["x/y"]},
+        },
+        MERGE,
+    )
     assert r.status_code == 200, r.text
     w = r.json()
     assert w["status"] == {"phase": "Ready"}
@@ -125,8 +153,12 @@ def test_status_subresource_rules(api: httpx.Client, widget_crd: dict) -> None:
 def test_generation_bumps_only_on_spec(api: httpx.Client, widget_crd: dict) -> None:
     w = api.post(WIDGETS, json=widget("w")).json()
     assert w["metadata"]["generation"] == 1
-    w = patch(api, f"{WIDGETS}/w", {"metadata": {"labels": {"a": "b"}, "annotations": {"c": "d"},
-                                                 "finalizers": ["x/y"]}}, MERGE).json()
+    w = patch(
+        api,
+        f"{WIDGETS}/w",
+        {"metadata": {"labels": {"a": "b"}, "annotations": {"c": "d"}, "finalizers": ["x/y"]}},
+        MERGE,
+    ).json()
     assert w["metadata"]["generation"] == 1
     w = patch(api, f"{WIDGETS}/w/status", {"status": {"phase": "P"}}, MERGE).json()
     assert w["metadata"]["generation"] == 1

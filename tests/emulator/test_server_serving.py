@@ -22,8 +22,17 @@ def test_missing_or_wrong_token_is_401_status(emu: KubeEmulator) -> None:
         assert emu.token not in r.text
 
 
-@pytest.mark.parametrize("path", ["/nothing", "/api/v1/foos", "/apis/apps/v1/widgets", "/apis/nope.io/v1/x",
-                                  "/api/v1/secrets/named-without-namespace", "/api/v1/namespaces/default/pods/p/log"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nothing",
+        "/api/v1/foos",
+        "/apis/apps/v1/widgets",
+        "/apis/nope.io/v1/x",
+        "/api/v1/secrets/named-without-namespace",
+        "/api/v1/namespaces/default/pods/p/log",
+    ],
+)
 def test_unserved_path_is_plain_text_404(api: httpx.Client, path: str) -> None:
     r = api.get(path)
     assert r.status_code == 404
@@ -49,8 +58,15 @@ def test_core_discovery(api: httpx.Client) -> None:
 
 def test_group_discovery(api: httpx.Client) -> None:
     groups = {g["name"]: g for g in api.get("/apis").json()["groups"]}
-    for g in ("apps", "events.k8s.io", "coordination.k8s.io", "apiextensions.k8s.io",
-              "rbac.authorization.k8s.io", "policy", "networking.k8s.io"):
+    for g in (
+        "apps",
+        "events.k8s.io",
+        "coordination.k8s.io",
+        "apiextensions.k8s.io",
+        "rbac.authorization.k8s.io",
+        "policy",
+        "networking.k8s.io",
+    ):
         assert g in groups, g
     assert groups["apps"]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     group = api.get("/apis/apps").json()

@@ -27,7 +27,10 @@ def test_without_resource_version_synthetic_added_first(api: httpx.Client) -> No
     api.post(CMS, json=configmap("b"))
     for params in ({}, {"resourceVersion": "0"}):
         events = watch_events(api, CMS, timeoutSeconds=1, **params)
-        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "a"), ("ADDED", "b")]
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+            ("ADDED", "a"),
+            ("ADDED", "b"),
+        ]
         assert events[0]["object"]["kind"] == "ConfigMap" and events[0]["object"]["apiVersion"] == "v1"
 
 
@@ -39,7 +42,10 @@ def test_resume_from_resource_version_only_later_changes(api: httpx.Client) -> N
     api.delete(f"{CMS}/b")
     events = watch_events(api, CMS, resourceVersion=rv, timeoutSeconds=1)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
+        ("ADDED", "b"),
+        ("MODIFIED", "a"),
+        ("DELETED", "b"),
+    ]
     rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
     assert rvs == sorted(rvs) and rvs[0] > int(rv)
 
@@ -73,27 +79,34 @@ def test_field_selector_on_name(api: httpx.Client) -> None:
 
 
 def test_bookmarks_carry_only_resource_version() -> None:
-    with KubeEmulator(settings=fast_settings(bookmark_interval=0.05)) as emu, httpx.Client(
-        base_url=emu.url, headers={"Authorization": f"Bearer {emu.token}"}
-    ) as api:
+    with (
+        KubeEmulator(settings=fast_settings(bookmark_interval=0.05)) as emu,
+        httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {emu.token}"}) as api,
+    ):
         rv = api.get(CMS).json()["metadata"]["resourceVersion"]
-        t = later(0.02, lambda: api.post("/api/v1/namespaces/default/secrets", json={"metadata": {"name": "s"}}))
+        t = later(
+            0.02, lambda: api.post("/api/v1/namespaces/default/secrets", json={"metadata": {"name": "s"}})
+        )
         events = watch_events(api, CMS, resourceVersion=rv, timeoutSeconds=2, allowWatchBookmarks=True)
         t.join()
         bookmarks = [e for e in events if e["type"] == "BOOKMARK"]
         assert bookmarks, events
         obj = bookmarks[0]["object"]
-        assert obj == {"kind": "ConfigMap", "apiVersion": "v1",
-                       "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}}
+        assert obj == {
+            "kind": "ConfigMap",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+        }
         assert int(obj["metadata"]["resourceVersion"]) > int(rv)
         no_bm = watch_events(api, CMS, resourceVersion=rv, timeoutSeconds=1)
         assert all(e["type"] != "BOOKMARK" for e in no_bm)
 
 
 def test_too_old_resource_version_is_200_with_expired_error_event() -> None:
-    with KubeEmulator(settings=fast_settings(watch_history=3)) as emu, httpx.Client(
-        base_url=emu.url, headers={"Authorization": f"Bearer {emu.token}"}
-    ) as api:
+    with (
+        KubeEmulator(settings=fast_settings(watch_history=3)) as emu,
+        httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {emu.token}"}) as api,
+    ):
         old_rv = api.get(CMS).json()["metadata"]["resourceVersion"]
         for i in range(6):
             api.post(CMS, json=configmap(f"c{i}"))
@@ -146,3 +159,17 @@ def test_watch_many_objects(api: httpx.Client) -> None:
         api.post(CMS, json=configmap(f"m{i:03d}"))
     events = watch_events(api, "/api/v1/configmaps", timeoutSeconds=1)
     assert len(events) == 50
+
+
+def test_send_initial_events_ends_with_marked_bookmark(api: httpx.Client) -> None:
+    api.post(CMS, json=configmap("a"))
+    events = watch_events(
+        api,
+        CMS,
+        timeoutSeconds=1,
+        sendInitialEvents=True,
+        allowWatchBookmarks=True,
+        resourceVersionMatch="NotOlderThan",
+    )
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}

@@ -24,11 +24,15 @@ def rolled_out(api: httpx.Client, name: str, replicas: int) -> dict | None:
     d = api.get(f"{DEPLOYS}/{name}").json()
     s = d.get("status") or {}
     conds = {c["type"]: c for c in s.get("conditions") or []}
-    ok = (s.get("observedGeneration") == d["metadata"]["generation"] and s.get("replicas") == replicas
-          and s.get("updatedReplicas") == replicas and s.get("readyReplicas") == replicas
-          and s.get("availableReplicas") == replicas
-          and conds.get("Progressing", {}).get("reason") == "NewReplicaSetAvailable"
-          and conds.get("Available", {}).get("status") == "True")
+    ok = (
+        s.get("observedGeneration") == d["metadata"]["generation"]
+        and s.get("replicas") == replicas
+        and s.get("updatedReplicas") == replicas
+        and s.get("readyReplicas") == replicas
+        and s.get("availableReplicas") == replicas
+        and conds.get("Progressing", {}).get("reason") == "NewReplicaSetAvailable"
+        and conds.get("Available", {}).get("status") == "True"
+    )
     return d if ok else None
 
 
@@ -79,14 +83,20 @@ def test_template_change_rolls_pods(api: httpx.Client) -> None:
 
 
 def test_rolling_update_respects_max_surge_and_unavailable(emu: KubeEmulator, api: httpx.Client) -> None:
-    body = deployment("web", replicas=4, strategy={"type": "RollingUpdate",
-                                                   "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
+    body = deployment(
+        "web",
+        replicas=4,
+        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+    )
     api.post(DEPLOYS, json=body)
     wait_for(lambda: rolled_out(api, "web", 4))
     rv = api.get(PODS).json()["metadata"]["resourceVersion"]
     before = {p["metadata"]["name"] for p in pods_of(api, "web")}
-    api.patch(f"{DEPLOYS}/web", content=json.dumps(
-        {"spec": {"template": {"metadata": {"annotations": {"v": "2"}}}}}), headers=MERGE)
+    api.patch(
+        f"{DEPLOYS}/web",
+        content=json.dumps({"spec": {"template": {"metadata": {"annotations": {"v": "2"}}}}}),
+        headers=MERGE,
+    )
     wait_for(lambda: rolled_out(api, "web", 4))
     # replay the pod history from the fully rolled-out state: never more than replicas + maxSurge pods
     r = api.get(PODS, params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "1"})
@@ -152,7 +162,10 @@ def test_image_pull_back_off_mode(emu: KubeEmulator, api: httpx.Client) -> None:
 
     pod = wait_for(waiting)
     assert pod["status"]["phase"] == "Pending"
-    assert pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"] == 'Back-off pulling image "nope:1"'
+    assert (
+        pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+        == 'Back-off pulling image "nope:1"'
+    )
 
 
 def test_missing_secret_gives_create_container_config_error(api: httpx.Client) -> None:
@@ -170,15 +183,18 @@ def test_missing_secret_gives_create_container_config_error(api: httpx.Client) -
     wait_for(lambda: reason() == "CreateContainerConfigError")
     msg = pods_of(api, "cfg")[0]["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
     assert msg == 'secret "creds" not found'
-    api.post("/api/v1/namespaces/default/secrets", json={"metadata": {"name": "creds"}, "stringData": {"a": "b"}})
+    api.post(
+        "/api/v1/namespaces/default/secrets", json={"metadata": {"name": "creds"}, "stringData": {"a": "b"}}
+    )
     wait_for(lambda: rolled_out(api, "cfg", 1))
 
 
 def test_min_ready_seconds_delays_availability() -> None:
     settings = fast_settings(min_ready_seconds_scale=0.05)
-    with KubeEmulator(settings=settings) as emu, httpx.Client(
-        base_url=emu.url, headers={"Authorization": f"Bearer {emu.token}"}
-    ) as api:
+    with (
+        KubeEmulator(settings=settings) as emu,
+        httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {emu.token}"}) as api,
+    ):
         api.post(DEPLOYS, json=deployment("slow", replicas=1, minReadySeconds=10))  # 10 s * 0.05 = 0.5 s
         wait_for(lambda: status_of(api, "slow").get("readyReplicas") == 1)
         s = status_of(api, "slow")
@@ -200,15 +216,27 @@ def test_progress_deadline_exceeded(emu: KubeEmulator, api: httpx.Client) -> Non
 def test_recreate_strategy(api: httpx.Client) -> None:
     api.post(DEPLOYS, json=deployment("rc", replicas=2, strategy={"type": "Recreate"}))
     wait_for(lambda: rolled_out(api, "rc", 2))
-    api.patch(f"{DEPLOYS}/rc", content=json.dumps(
-        {"spec": {"template": {"metadata": {"annotations": {"v": "2"}}}}}), headers=MERGE)
-    wait_for(lambda: rolled_out(api, "rc", 2) and
-             {p["metadata"]["annotations"].get("v") for p in pods_of(api, "rc")} == {"2"})
+    api.patch(
+        f"{DEPLOYS}/rc",
+        content=json.dumps({"spec": {"template": {"metadata": {"annotations": {"v": "2"}}}}}),
+        headers=MERGE,
+    )
+    wait_for(
+        lambda: (
+            rolled_out(api, "rc", 2)
+            and {p["metadata"]["annotations"].get("v") for p in pods_of(api, "rc")} == {"2"}
+        )
+    )
 
 
 def test_standalone_pod_becomes_running(api: httpx.Client) -> None:
-    api.post(PODS, json={"metadata": {"name": "solo", "labels": {"app": "solo"}},
-                         "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    api.post(
+        PODS,
+        json={
+            "metadata": {"name": "solo", "labels": {"app": "solo"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        },
+    )
     wait_for(lambda: api.get(f"{PODS}/solo").json().get("status", {}).get("phase") == "Running")
     managers = {m["manager"] for m in api.get(f"{PODS}/solo").json()["metadata"]["managedFields"]}
     assert "kubelet" in managers

@@ -13,15 +13,20 @@ from .emulator import EmulatorSettings, KubeEmulator
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="celigo-operator emulator",
-                                description="Serve an emulated Kubernetes API on loopback.")
+    p = argparse.ArgumentParser(
+        prog="celigo-operator emulator", description="Serve an emulated Kubernetes API on loopback."
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--kubeconfig", required=True, help="where to write the kubeconfig once serving")
     p.add_argument("--namespace", default="default", help="default namespace of the kubeconfig context")
     p.add_argument("--token", default=None, help="bearer token to require (random by default)")
-    p.add_argument("--rollout-delay", type=float, default=EmulatorSettings.rollout_delay,
-                   help="seconds before a pod becomes Ready")
+    p.add_argument(
+        "--rollout-delay",
+        type=float,
+        default=EmulatorSettings.rollout_delay,
+        help="seconds before a pod becomes Ready",
+    )
     return p
 
 

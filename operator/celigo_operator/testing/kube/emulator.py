@@ -53,7 +53,9 @@ class EmulatorSettings:
 class RequestRecord:
     """One served request as an RBAC authorizer would see it (plus what tests need to tell requests apart)."""
 
-    verb: str  # get, list, watch, create, update, patch, delete, deletecollection (lowercase method otherwise)
+    verb: (
+        str  # get, list, watch, create, update, patch, delete, deletecollection (lowercase method otherwise)
+    )
     api_group: str
     version: str
     resource: str
@@ -155,17 +157,35 @@ def make_tls_material(host: str) -> TlsMaterial:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-emulator-ca")])
     ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    sans: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
     try:
         ip = ipaddress.ip_address(host)
         if str(ip) != "127.0.0.1":
@@ -175,8 +195,11 @@ def make_tls_material(host: str) -> TlsMaterial:
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -185,8 +208,9 @@ def make_tls_material(host: str) -> TlsMaterial:
     return TlsMaterial(
         ca_pem=ca.public_bytes(serialization.Encoding.PEM),
         cert_pem=cert.public_bytes(serialization.Encoding.PEM),
-        key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()),
+        key_pem=key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
     )
 
 
@@ -198,8 +222,14 @@ class KubeEmulator:
     plain HTTP (kubernetes/kubectl#744).
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                 settings: EmulatorSettings | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        settings: EmulatorSettings | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.token = token or secrets.token_urlsafe(24)
@@ -271,8 +301,9 @@ class KubeEmulator:
             loop.close()
 
     async def _startup(self) -> None:
-        self._runner = web.AppRunner(self.server.app(), access_log=None, handle_signals=False,
-                                     shutdown_timeout=0.5)
+        self._runner = web.AppRunner(
+            self.server.app(), access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
@@ -370,8 +401,9 @@ class KubeEmulator:
     def clear_request_log(self) -> None:
         self.call_soon(self.request_log.clear)
 
-    def write_kubeconfig(self, path: str | Path, *, namespace: str = "default", context: str = "emulator",
-                         tls: bool = True) -> Path:
+    def write_kubeconfig(
+        self, path: str | Path, *, namespace: str = "default", context: str = "emulator", tls: bool = True
+    ) -> Path:
         """A kubeconfig kubectl, the kubernetes client and kopf accept (file mode 0600: it holds the token).
 
         With tls (default) it points at `tls_url` and embeds the CA; kubectl needs that to send the token.
@@ -380,14 +412,18 @@ class KubeEmulator:
         p.parent.mkdir(parents=True, exist_ok=True)
         cluster: dict[str, Any] = {"server": self.url}
         if tls:
-            cluster = {"server": self.tls_url,
-                       "certificate-authority-data": base64.b64encode(self.tls.ca_pem).decode()}
+            cluster = {
+                "server": self.tls_url,
+                "certificate-authority-data": base64.b64encode(self.tls.ca_pem).decode(),
+            }
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": context, "cluster": cluster}],
             "users": [{"name": context, "user": {"token": self.token}}],
-            "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}],
+            "contexts": [
+                {"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}
+            ],
             "current-context": context,
             "preferences": {},
         }

@@ -138,13 +138,14 @@ def _smp_list(field: str, orig: list[Any], patch: list[Any], order: list[Any] | 
         else:
             patched.append(_smp_map({}, item))
     rest = [
-        i for i in orig
-        if not isinstance(i, dict) or json.dumps(i.get(key), sort_keys=True) not in touched
+        i for i in orig if not isinstance(i, dict) or json.dumps(i.get(key), sort_keys=True) not in touched
     ]
     result = patched + rest
     if order:
-        rank = {json.dumps(o.get(key) if isinstance(o, dict) else o, sort_keys=True): n
-                for n, o in enumerate(order)}
+        rank = {
+            json.dumps(o.get(key) if isinstance(o, dict) else o, sort_keys=True): n
+            for n, o in enumerate(order)
+        }
         result.sort(key=lambda i: rank.get(json.dumps(i.get(key), sort_keys=True), len(rank)))
     return result
 

@@ -82,6 +82,7 @@ GENERATION_RESOURCES = {
     "networkpolicies.networking.k8s.io",
     "customresourcedefinitions.apiextensions.k8s.io",
 }
+FOREGROUND = "foregroundDeletion"
 DELETE_RETURNS_OBJECT = {"namespaces", "pods", "services"}
 
 
@@ -207,8 +208,11 @@ class Core:
 
     def _on_change(self, ev: ChangeEvent) -> None:
         """Wake the garbage collector for deletions and for objects that name owners."""
-        if ev.type == "DELETED" or ev.obj["metadata"].get("ownerReferences") \
-                or ev.obj["metadata"].get("deletionTimestamp"):
+        if (
+            ev.type == "DELETED"
+            or ev.obj["metadata"].get("ownerReferences")
+            or ev.obj["metadata"].get("deletionTimestamp")
+        ):
             self.gc_dirty = True
 
     # ---- helpers ---------------------------------------------------------------------------------
@@ -224,7 +228,7 @@ class Core:
 
     def _spec_part(self, info: ResourceInfo, obj: dict) -> dict:
         skip = {"metadata", "apiVersion", "kind"}
-        if info.has_subresource("status") or info.custom:
+        if info.has_subresource("status"):
             skip.add("status")
         return {k: v for k, v in obj.items() if k not in skip}
 
@@ -701,6 +705,13 @@ class Core:
             self._orphan(old["metadata"]["uid"])
         if info.plural == "namespaces" and not info.group:
             return self._terminate_namespace(old)
+        if (
+            policy == "Foreground"
+            and not old["metadata"].get("deletionTimestamp")
+            and self._dependents(old["metadata"]["uid"])
+        ):
+            old = copy.deepcopy(old)
+            old["metadata"]["finalizers"] = [*(old["metadata"].get("finalizers") or []), FOREGROUND]
         if old["metadata"].get("finalizers"):
             if old["metadata"].get("deletionTimestamp"):
                 return old
@@ -721,6 +732,39 @@ class Core:
         if info.group_resource == CRDS.group_resource:
             self.registry.drop_crd(meta["name"])
         return final
+
+    def _dependents(self, uid: str) -> list[tuple[str, dict]]:
+        return [
+            (r, o)
+            for r, o in self.store.all_objects()
+            if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or [])
+        ]
+
+    def _foreground(self, ctx: WriteContext) -> None:
+        """Objects deleted with propagationPolicy=Foreground go once their dependents are gone."""
+        for resource, obj in list(self.store.all_objects()):
+            meta = obj["metadata"]
+            if not meta.get("deletionTimestamp") or FOREGROUND not in (meta.get("finalizers") or []):
+                continue
+            dependents = self._dependents(meta["uid"])
+            for dep_resource, dep in dependents:
+                dep_info = self.registry.by_group_resource(dep_resource)
+                if dep_info is not None and not dep["metadata"].get("deletionTimestamp"):
+                    with contextlib.suppress(errors.ApiError):
+                        self.delete(
+                            dep_info,
+                            dep["metadata"].get("namespace", ""),
+                            dep["metadata"]["name"],
+                            {"propagationPolicy": "Foreground"},
+                            ctx,
+                        )
+            info = self.registry.by_group_resource(resource)
+            if dependents or info is None:
+                self.gc_dirty = True
+                continue
+            new = copy.deepcopy(obj)
+            new["metadata"]["finalizers"] = [f for f in meta["finalizers"] if f != FOREGROUND]
+            self.update(info, obj, new, ctx, None)
 
     def _orphan(self, uid: str) -> None:
         for resource, obj in self.store.all_objects():
@@ -770,6 +814,7 @@ class Core:
                 continue
             with contextlib.suppress(errors.ApiError):
                 self.delete(info, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], {}, ctx)
+        self._foreground(ctx)
         self._namespaces(ctx)
         self._crd_cleanup(ctx)
 
@@ -1420,8 +1465,11 @@ class ApiServer:
         except ValueError:
             quoted = json.dumps(rv)
             raise errors.ApiError(
-                500, "", f"resourceVersion: Invalid value: {quoted}: strconv.ParseUint: parsing {quoted}:"
-                         " invalid syntax") from None
+                500,
+                "",
+                f"resourceVersion: Invalid value: {quoted}: strconv.ParseUint: parsing {quoted}:"
+                " invalid syntax",
+            ) from None
 
     async def _watch(self, request: web.Request, route: Route, fault: Any) -> web.StreamResponse:
         info = route.info
@@ -1435,6 +1483,9 @@ class ApiServer:
 
         rv_param = q.get("resourceVersion", "")
         since = None if rv_param in ("", "0") else self._parse_rv(info, rv_param)
+        initial_events = q.get("sendInitialEvents") == "true"
+        if initial_events:
+            since = None  # streaming list: the current state first, then a bookmark marking its end
         timeout = self.settings.default_watch_timeout
         if q.get("timeoutSeconds"):
             try:
@@ -1473,6 +1524,7 @@ class ApiServer:
             bookmark_interval=self.settings.bookmark_interval,
             drop=bool(fault and fault.drop_watch),
             expire=bool(fault and fault.expire_watch),
+            initial_events_end=initial_events,
         )
         return await serve_watch(request, self.store, spec)
 

@@ -81,6 +81,7 @@ class WatchSpec:
     bookmark_interval: float
     drop: bool = False  # fault: close the connection after the initial events
     expire: bool = False  # fault: answer with an Expired ERROR event
+    initial_events_end: bool = False  # sendInitialEvents=true: BOOKMARK with k8s.io/initial-events-end
 
 
 def expired_status(message: str) -> dict:
@@ -148,6 +149,10 @@ async def serve_watch(request: web.Request, store: Store, spec: WatchSpec) -> we
             return resp
         for chunk in initial:
             await resp.write(chunk)
+        if spec.initial_events_end:
+            mark = spec.bookmark(sent_rv)
+            mark["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
+            await resp.write(_line("BOOKMARK", mark))
         if spec.drop:
             if request.transport is not None:
                 request.transport.abort()

@@ -71,7 +71,9 @@ def _condition(conds: list[dict], ctype: str) -> dict | None:
 class WorkloadController:
     """Deployment + ReplicaSet controllers and a kubelet, woken by store changes and its own timers."""
 
-    def __init__(self, core: Core, settings: EmulatorSettings, call_soon: Callable[[Callable[[], Any]], Any]) -> None:
+    def __init__(
+        self, core: Core, settings: EmulatorSettings, call_soon: Callable[[Callable[[], Any]], Any]
+    ) -> None:
         self.core = core
         self.settings = settings
         self._call_soon = call_soon
@@ -84,8 +86,9 @@ class WorkloadController:
         self._ctx_kubelet = WriteContext(manager="kubelet")
 
     # ---- public, thread-safe ---------------------------------------------------------------------
-    def crash_loop(self, namespace: str, deployment: str, reason: str = "CrashLoopBackOff",
-                   message: str = "") -> None:
+    def crash_loop(
+        self, namespace: str, deployment: str, reason: str = "CrashLoopBackOff", message: str = ""
+    ) -> None:
         """Make the deployment's pods fail like a real kubelet reports it (until heal())."""
         if reason not in FAILURE_REASONS:
             raise ValueError(f"reason must be one of {FAILURE_REASONS}")
@@ -157,15 +160,23 @@ class WorkloadController:
         uid = owner["metadata"]["uid"]
         ns = owner["metadata"].get("namespace", "")
         return [
-            o for o in self.core.store.items(resource, ns)
-            if any(r.get("uid") == uid and r.get("controller") for r in o["metadata"].get("ownerReferences") or [])
+            o
+            for o in self.core.store.items(resource, ns)
+            if any(
+                r.get("uid") == uid and r.get("controller")
+                for r in o["metadata"].get("ownerReferences") or []
+            )
         ]
 
     @staticmethod
     def _owner_ref(owner: dict) -> dict:
         return {
-            "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
-            "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
+            "apiVersion": owner["apiVersion"],
+            "kind": owner["kind"],
+            "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
         }
 
     def _pod_ready(self, pod: dict) -> bool:
@@ -210,16 +221,21 @@ class WorkloadController:
         template = spec.get("template") or {}
         phash = template_hash(template)
         all_rs = self._owned(REPLICASETS, dep)
-        new_rs = next((rs for rs in all_rs if (rs["metadata"].get("labels") or {}).get("pod-template-hash") == phash),
-                      None)
-        old_rss = sorted((rs for rs in all_rs if rs is not new_rs),
-                         key=lambda r: int((r["metadata"].get("annotations") or {}).get(REVISION, "0")))
+        new_rs = next(
+            (rs for rs in all_rs if (rs["metadata"].get("labels") or {}).get("pod-template-hash") == phash),
+            None,
+        )
+        old_rss = sorted(
+            (rs for rs in all_rs if rs is not new_rs),
+            key=lambda r: int((r["metadata"].get("annotations") or {}).get(REVISION, "0")),
+        )
         min_ready = float(spec.get("minReadySeconds") or 0) * self.settings.min_ready_seconds_scale
         strategy = spec.get("strategy") or {}
         paused = bool(spec.get("paused"))
         if new_rs is None and not paused:
             revision = 1 + max(
-                [int((r["metadata"].get("annotations") or {}).get(REVISION, "0")) for r in all_rs] or [0])
+                [int((r["metadata"].get("annotations") or {}).get(REVISION, "0")) for r in all_rs] or [0]
+            )
             new_rs = self._create_rs(dep, template, phash, revision, 0)
         if new_rs is None:
             return
@@ -286,9 +302,11 @@ class WorkloadController:
         selector.setdefault("matchLabels", {})["pod-template-hash"] = phash
         spec = dep.get("spec") or {}
         body = {
-            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
             "metadata": {
-                "name": f"{meta['name']}-{phash}", "namespace": meta.get("namespace", "default"),
+                "name": f"{meta['name']}-{phash}",
+                "namespace": meta.get("namespace", "default"),
                 "labels": dict(tmpl["metadata"]["labels"]),
                 "annotations": {
                     "deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
@@ -297,8 +315,12 @@ class WorkloadController:
                 },
                 "ownerReferences": [self._owner_ref(dep)],
             },
-            "spec": {"replicas": replicas, "minReadySeconds": spec.get("minReadySeconds", 0),
-                     "selector": selector, "template": tmpl},
+            "spec": {
+                "replicas": replicas,
+                "minReadySeconds": spec.get("minReadySeconds", 0),
+                "selector": selector,
+                "template": tmpl,
+            },
         }
         info = self._info(REPLICASETS)
         try:
@@ -310,16 +332,25 @@ class WorkloadController:
             return existing
 
     def _prune_history(self, dep: dict, old_rss: list[dict], limit: int) -> None:
-        idle = [rs for rs in old_rss if int(rs["spec"].get("replicas") or 0) == 0
-                and not self._owned(PODS, rs)]
+        idle = [
+            rs for rs in old_rss if int(rs["spec"].get("replicas") or 0) == 0 and not self._owned(PODS, rs)
+        ]
         excess = len(idle) - max(0, limit)
         info = self._info(REPLICASETS)
-        for rs in idle[:max(0, excess)]:
+        for rs in idle[: max(0, excess)]:
             meta = rs["metadata"]
             self.core.delete(info, meta.get("namespace", ""), meta["name"], {}, self._ctx_kcm)
 
-    def _deployment_status(self, dep: dict, new_rs: dict, old_rss: list[dict], replicas: int,
-                           min_ready: float, now: float, wakeups: list[float]) -> None:
+    def _deployment_status(
+        self,
+        dep: dict,
+        new_rs: dict,
+        old_rss: list[dict],
+        replicas: int,
+        min_ready: float,
+        now: float,
+        wakeups: list[float],
+    ) -> None:
         pods_new = [p for p in self._owned(PODS, new_rs) if not p["metadata"].get("deletionTimestamp")]
         pods_all = list(pods_new)
         for rs in old_rss:
@@ -343,21 +374,41 @@ class WorkloadController:
 
         def cond(ctype: str, status: str, reason: str, message: str) -> dict:
             prev = _condition(old_conds, ctype)
-            if prev and prev.get("status") == status and prev.get("reason") == reason \
-                    and prev.get("message") == message:
+            if (
+                prev
+                and prev.get("status") == status
+                and prev.get("reason") == reason
+                and prev.get("message") == message
+            ):
                 return prev
             transition = prev["lastTransitionTime"] if prev and prev.get("status") == status else ts
-            return {"type": ctype, "status": status, "lastUpdateTime": ts, "lastTransitionTime": transition,
-                    "reason": reason, "message": message}
+            return {
+                "type": ctype,
+                "status": status,
+                "lastUpdateTime": ts,
+                "lastTransitionTime": transition,
+                "reason": reason,
+                "message": message,
+            }
 
         rs_name = new_rs["metadata"]["name"]
         if available >= replicas - unavail_allowed:
-            available_c = cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+            available_c = cond(
+                "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability."
+            )
         else:
-            available_c = cond("Available", "False", "MinimumReplicasUnavailable",
-                               "Deployment does not have minimum availability.")
-        complete = updated == replicas and available >= replicas and total == replicas \
+            available_c = cond(
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+            )
+        complete = (
+            updated == replicas
+            and available >= replicas
+            and total == replicas
             and int(new_rs["spec"].get("replicas") or 0) == replicas
+        )
         state = (updated, available, ready, total, rs_name)
         uid = dep["metadata"]["uid"]
         prev_state = self._progress.get(uid)
@@ -368,19 +419,34 @@ class WorkloadController:
             since = prev_state[1]
         deadline = float(spec.get("progressDeadlineSeconds", 600)) * self.settings.progress_deadline_scale
         if complete:
-            progressing_c = cond("Progressing", "True", "NewReplicaSetAvailable",
-                                 f'ReplicaSet "{rs_name}" has successfully progressed.')
+            progressing_c = cond(
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{rs_name}" has successfully progressed.',
+            )
         elif spec.get("paused"):
             progressing_c = cond("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused")
         elif now - since >= deadline:
-            progressing_c = cond("Progressing", "False", "ProgressDeadlineExceeded",
-                                 f'ReplicaSet "{rs_name}" has timed out progressing.')
+            progressing_c = cond(
+                "Progressing",
+                "False",
+                "ProgressDeadlineExceeded",
+                f'ReplicaSet "{rs_name}" has timed out progressing.',
+            )
         else:
-            progressing_c = cond("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.')
+            progressing_c = cond(
+                "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.'
+            )
             wakeups.append(since + deadline)
         status: dict[str, Any] = {"observedGeneration": dep["metadata"].get("generation", 1)}
-        for key, value in (("replicas", total), ("updatedReplicas", updated), ("readyReplicas", ready),
-                           ("availableReplicas", available), ("unavailableReplicas", max(0, replicas - available))):
+        for key, value in (
+            ("replicas", total),
+            ("updatedReplicas", updated),
+            ("readyReplicas", ready),
+            ("availableReplicas", available),
+            ("unavailableReplicas", max(0, replicas - available)),
+        ):
             if value:
                 status[key] = value
         status["conditions"] = [available_c, progressing_c]
@@ -401,8 +467,12 @@ class WorkloadController:
                 meta["generateName"] = f"{rs['metadata']['name']}-"
                 meta["namespace"] = ns
                 meta["ownerReferences"] = [self._owner_ref(rs)]
-                body = {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                        "spec": copy.deepcopy(template.get("spec") or {})}
+                body = {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": meta,
+                    "spec": copy.deepcopy(template.get("spec") or {}),
+                }
                 try:
                     pod = self.core.create(pod_info, ns, body, self._ctx_kcm)
                 except errors.ApiError:
@@ -413,7 +483,9 @@ class WorkloadController:
             for pod in victims[: len(pods) - want]:
                 self.core.delete(pod_info, ns, pod["metadata"]["name"], {}, self._ctx_kcm)
                 pods.remove(pod)
-        min_ready = float((rs.get("spec") or {}).get("minReadySeconds") or 0) * self.settings.min_ready_seconds_scale
+        min_ready = (
+            float((rs.get("spec") or {}).get("minReadySeconds") or 0) * self.settings.min_ready_seconds_scale
+        )
         status: dict[str, Any] = {"replicas": len(pods)}
         labels_ok = len(pods)
         ready = sum(1 for p in pods if self._pod_ready(p))
@@ -436,12 +508,18 @@ class WorkloadController:
             for src in c.get("envFrom") or []:
                 for kind, resource in (("secretRef", "secrets"), ("configMapRef", "configmaps")):
                     ref = src.get(kind)
-                    if ref and not ref.get("optional") and self.core.store.get(resource, ns, ref.get("name", "")) is None:
+                    if (
+                        ref
+                        and not ref.get("optional")
+                        and self.core.store.get(resource, ns, ref.get("name", "")) is None
+                    ):
                         return f'{resource[:-1] if resource == "secrets" else "configmap"} "{ref.get("name")}" not found'
             for env in c.get("env") or []:
                 vf = env.get("valueFrom") or {}
-                for kind, resource, label in (("secretKeyRef", "secrets", "secret"),
-                                              ("configMapKeyRef", "configmaps", "configmap")):
+                for kind, resource, label in (
+                    ("secretKeyRef", "secrets", "secret"),
+                    ("configMapKeyRef", "configmaps", "configmap"),
+                ):
                     ref = vf.get(kind)
                     if not ref or ref.get("optional"):
                         continue
@@ -465,15 +543,24 @@ class WorkloadController:
         containers = spec.get("containers") or []
         ts = now_rfc3339()
         if not status.get("startTime"):
-            status.update({
-                "phase": "Pending",
-                "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                                "lastTransitionTime": ts}],
-                "hostIP": "10.0.0.10", "hostIPs": [{"ip": "10.0.0.10"}],
-                "startTime": ts,
-                "qosClass": self._qos(containers),
-                "containerStatuses": [self._waiting(c, "ContainerCreating", "", 0) for c in containers],
-            })
+            status.update(
+                {
+                    "phase": "Pending",
+                    "conditions": [
+                        {
+                            "type": "PodScheduled",
+                            "status": "True",
+                            "lastProbeTime": None,
+                            "lastTransitionTime": ts,
+                        }
+                    ],
+                    "hostIP": "10.0.0.10",
+                    "hostIPs": [{"ip": "10.0.0.10"}],
+                    "startTime": ts,
+                    "qosClass": self._qos(containers),
+                    "containerStatuses": [self._waiting(c, "ContainerCreating", "", 0) for c in containers],
+                }
+            )
             self._write_pod(pod, status)
             wakeups.append(self._due[uid])
             return
@@ -505,14 +592,24 @@ class WorkloadController:
                 restarts = int(p.get("restartCount") or 0)
                 if reason == "CrashLoopBackOff" and i == 0:
                     restarts += 1
-                    msg = message or (f"back-off 10s restarting failed container={c.get('name')} "
-                                      f"pod={pod['metadata']['name']}_{pod['metadata'].get('namespace', '')}({uid})")
+                    msg = message or (
+                        f"back-off 10s restarting failed container={c.get('name')} "
+                        f"pod={pod['metadata']['name']}_{pod['metadata'].get('namespace', '')}({uid})"
+                    )
                     st = self._waiting(c, reason, msg, restarts)
-                    st["lastState"] = {"terminated": {
-                        "exitCode": 1, "reason": "Error", "startedAt": ts, "finishedAt": ts,
-                        "containerID": f"containerd://{uid.replace('-', '')}{restarts:04d}"}}
+                    st["lastState"] = {
+                        "terminated": {
+                            "exitCode": 1,
+                            "reason": "Error",
+                            "startedAt": ts,
+                            "finishedAt": ts,
+                            "containerID": f"containerd://{uid.replace('-', '')}{restarts:04d}",
+                        }
+                    }
                 elif reason == "ImagePullBackOff":
-                    st = self._waiting(c, reason, message or f'Back-off pulling image "{c.get("image", "")}"', 0)
+                    st = self._waiting(
+                        c, reason, message or f'Back-off pulling image "{c.get("image", "")}"', 0
+                    )
                 elif reason == "CreateContainerConfigError":
                     st = self._waiting(c, reason, message, 0)
                 else:
@@ -538,8 +635,12 @@ class WorkloadController:
         res = [c.get("resources") or {} for c in containers]
         if not any(r.get("requests") or r.get("limits") for r in res):
             return "BestEffort"
-        if all((r.get("limits") or {}).get("cpu") and (r.get("limits") or {}).get("memory")
-               and (r.get("requests") or r.get("limits")) == r.get("limits") for r in res):
+        if all(
+            (r.get("limits") or {}).get("cpu")
+            and (r.get("limits") or {}).get("memory")
+            and (r.get("requests") or r.get("limits")) == r.get("limits")
+            for r in res
+        ):
             return "Guaranteed"
         return "Burstable"
 
@@ -548,8 +649,16 @@ class WorkloadController:
         state: dict[str, Any] = {"reason": reason}
         if message:
             state["message"] = message
-        return {"name": c.get("name", ""), "state": {"waiting": state}, "lastState": {}, "ready": False,
-                "restartCount": restarts, "image": c.get("image", ""), "imageID": "", "started": False}
+        return {
+            "name": c.get("name", ""),
+            "state": {"waiting": state},
+            "lastState": {},
+            "ready": False,
+            "restartCount": restarts,
+            "image": c.get("image", ""),
+            "imageID": "",
+            "started": False,
+        }
 
     @staticmethod
     def _running(c: dict, status: dict, ts: str) -> dict:
@@ -559,9 +668,12 @@ class WorkloadController:
         image = c.get("image", "")
         digest = hashlib.sha256(image.encode()).hexdigest()
         return {
-            "name": c.get("name", ""), "state": {"running": {"startedAt": ts}},
-            "lastState": prev.get("lastState") or {}, "ready": True,
-            "restartCount": int(prev.get("restartCount") or 0), "image": image,
+            "name": c.get("name", ""),
+            "state": {"running": {"startedAt": ts}},
+            "lastState": prev.get("lastState") or {},
+            "ready": True,
+            "restartCount": int(prev.get("restartCount") or 0),
+            "image": image,
             "imageID": f"{image.split(':')[0]}@sha256:{digest}",
             "containerID": f"containerd://{hashlib.sha256((image + ts).encode()).hexdigest()}",
             "started": True,
@@ -575,9 +687,14 @@ class WorkloadController:
         def cond(ctype: str, ok: bool, reason: str = "", message: str = "") -> dict:
             value = "True" if ok else "False"
             prev = old.get(ctype)
-            c: dict[str, Any] = {"type": ctype, "status": value, "lastProbeTime": None,
-                                 "lastTransitionTime": prev["lastTransitionTime"]
-                                 if prev and prev.get("status") == value else ts}
+            c: dict[str, Any] = {
+                "type": ctype,
+                "status": value,
+                "lastProbeTime": None,
+                "lastTransitionTime": prev["lastTransitionTime"]
+                if prev and prev.get("status") == value
+                else ts,
+            }
             if not ok and reason:
                 c["reason"] = reason
                 c["message"] = message
