@@ -139,3 +139,40 @@ def rbac_gaps(accesses: Iterable[Access], atoms: list[Atom]) -> tuple[list[Acces
 
 def crd_source() -> dict[str, Any]:
     return dict(yaml.safe_load(CRD_SOURCE.read_text()))
+
+
+def k8s_validate(obj: Mapping[str, Any]) -> None:
+    """Validate a built-in object against the Kubernetes OpenAPI schema of K8S_VERSION (strict: no unknown
+    fields). Raises kubernetes_validate's ValidationError / SchemaNotFoundError."""
+    import kubernetes_validate
+
+    kubernetes_validate.validate(dict(obj), K8S_VERSION, strict=True)
+
+
+def _strict(schema: Any) -> Any:
+    """The schema with unknown fields rejected where the API server would prune them: kubectl's default
+    strict field validation turns those into errors."""
+    if isinstance(schema, list):
+        return [_strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _strict(v) for k, v in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def crd_errors(obj: Mapping[str, Any], crd: Mapping[str, Any] | None = None) -> list[str]:
+    """Errors of a CeligoConnector against the CRD's openAPIV3Schema (the served version), via jsonschema;
+    unknown fields count as errors (see `_strict`)."""
+    import jsonschema
+
+    crd = crd or crd_source()
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == obj["apiVersion"].split("/")[1])
+    schema = _strict(version["schema"]["openAPIV3Schema"])
+    validator = jsonschema.Draft7Validator(schema)
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(obj)]
