@@ -19,6 +19,7 @@ from celigo_operator.testing.kube.schema import (
     prune_unknown_fields,
     validate_against_schema,
     validate_name,
+    validate_object_meta,
 )
 
 SCHEMA: dict[str, Any] = {
@@ -379,3 +380,83 @@ def test_schemaless_custom_resource_keeps_everything() -> None:
     obj = {"metadata": {"name": "b"}, "spec": {"anything": [1, {"x": None}]}}
     assert process_custom_resource(info, obj, name="b") == []
     assert obj["spec"] == {"anything": [1, {"x": None}]}
+
+
+# --- metadata, ratcheting, RE2 patterns ------------------------------------------------------------------
+
+
+def test_object_meta_checks_labels_annotations_owners_and_finalizers() -> None:
+    meta = {
+        "name": "w",
+        "labels": {"-bad": "ok", "good": "-bad-"},
+        "annotations": {"Example.COM/Key": "fine", "a b": "x"},
+        "ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": "1", "controller": True},
+            {"apiVersion": "v1", "kind": "Pod", "name": "p", "uid": "2", "controller": True},
+            {"apiVersion": "", "kind": "", "name": "", "uid": ""},
+        ],
+        "finalizers": ["example.com/cleanup", "not valid"],
+    }
+    errs = validate_object_meta(meta)
+    fields = [e.field for e in errs]
+    assert fields == [
+        "metadata.labels",
+        "metadata.labels",
+        "metadata.annotations",
+        "metadata.ownerReferences.apiVersion",
+        "metadata.ownerReferences.kind",
+        "metadata.ownerReferences.name",
+        "metadata.ownerReferences.uid",
+        "metadata.ownerReferences",
+        "metadata.finalizers",
+    ]
+    assert (
+        errs[0].body().startswith('Invalid value: "-bad": name part must consist of alphanumeric characters')
+    )
+    assert (
+        errs[1]
+        .body()
+        .startswith('Invalid value: "-bad-": a valid label must be an empty string or consist of')
+    )
+    assert errs[3].body() == 'Invalid value: "": version must not be empty'
+    assert (
+        errs[7].detail
+        == 'Only one reference can have Controller set to true. Found "true" in references for Deployment/d and Pod/p'
+    )
+    assert (
+        validate_object_meta(
+            {"name": "x", "labels": {"app.kubernetes.io/name": "x"}, "finalizers": ["kubernetes"]}
+        )
+        == []
+    )
+
+
+def test_custom_resource_metadata_errors_come_before_schema_errors() -> None:
+    obj = _widget(region="xx")
+    obj["metadata"]["labels"] = {"ok": "-no-"}
+    err = _invalid(obj)
+    assert [c["field"] for c in (err.details or {})["causes"]] == ["metadata.labels", "spec.region"]
+
+
+def test_ratcheting_keeps_unchanged_invalid_values_on_update() -> None:
+    stored = _widget(replicas=9)  # valid once, invalid under today's schema
+    update = copy.deepcopy(stored)
+    update["spec"]["size"] = "l"
+    assert process_custom_resource(WIDGETS, update, name="w1", old=stored) == []
+    changed = copy.deepcopy(stored)
+    changed["spec"]["replicas"] = 8
+    err = _invalid(changed, old=stored)
+    assert (err.details or {})["causes"][0]["field"] == "spec.replicas"
+
+
+def test_patterns_follow_re2_semantics() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "pattern": "^[a-z]+$"},
+            "w": {"type": "string", "pattern": "^\\w+$"},
+        },
+    }
+    assert validate_against_schema({"a": "abc", "w": "a_1"}, schema) == []
+    errs = validate_against_schema({"a": "abc\n", "w": "é"}, schema)
+    assert [e.field for e in errs] == ["a", "w"]  # RE2: $ is end of text, \w is ASCII

@@ -14,7 +14,7 @@ import ipaddress
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,12 +25,15 @@ from .resources import ResourceInfo
 __all__ = [
     "OBJECT_META_FIELDS",
     "apply_schema_defaults",
+    "label_value_errors",
     "process_custom_resource",
     "prune_unknown_fields",
+    "qualified_name_errors",
     "regex_error",
     "subdomain_errors",
     "validate_against_schema",
     "validate_name",
+    "validate_object_meta",
 ]
 
 # metav1.ObjectMeta JSON field names; anything else under metadata is an unknown field.
@@ -62,13 +65,15 @@ def process_custom_resource(
     *,
     field_validation: str = "Warn",
     name: str,
+    old: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Prune, default and validate ``obj`` in place; return the warnings to send.
 
     ``field_validation`` is the request's ``fieldValidation`` (the server default is ``Warn``): ``Strict``
     raises 400 ``strict decoding error: unknown field "spec.x"``, ``Warn`` returns ``unknown field
     "spec.x"`` per pruned field, ``Ignore`` prunes silently. Invalid objects raise 422 Invalid whose
-    causes carry the real reasons, fields and messages.
+    causes carry the real reasons, fields and messages. With ``old`` (the stored object, on update)
+    validation ratchets like CRDValidationRatcheting: an error on a value that did not change is dropped.
     """
     schema = info.schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     unknown = _prune_object_meta(obj)
@@ -84,7 +89,13 @@ def process_custom_resource(
             warnings = texts
     apply_schema_defaults(obj, schema)
     errs = validate_name(info, name) if name else []
-    errs += validate_against_schema(obj, schema)
+    meta = obj.get("metadata")
+    if isinstance(meta, Mapping):
+        errs += validate_object_meta(meta)
+    schema_errs = validate_against_schema(obj, schema)
+    if old is not None:
+        schema_errs = [e for e in schema_errs if not _unchanged(obj, old, e.field)]
+    errs += schema_errs
     if errs:
         raise errors.invalid(info, name, errs)
     return warnings
@@ -514,7 +525,58 @@ def _validate_object(x: dict[str, Any], s: dict[str, Any], path: str, out: list[
             out.append(FieldError.required(_join(path, key)))
 
 
+_MISSING = object()
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _lookup(obj: Any, path: str) -> Any:
+    """The value at a field path like ``spec.items[0].name`` (``_MISSING`` when absent)."""
+    cur = obj
+    for key, index in _PATH_TOKEN.findall(path):
+        if key:
+            if not isinstance(cur, Mapping) or key not in cur:
+                return _MISSING
+            cur = cur[key]
+        else:
+            i = int(index)
+            if not isinstance(cur, list) or i >= len(cur):
+                return _MISSING
+            cur = cur[i]
+    return cur
+
+
+def _unchanged(new: Any, old: Any, path: str) -> bool:
+    """Ratcheting: the erroneous value (or its absence) is exactly what was already stored."""
+    return _lookup(new, path) == _lookup(old, path)
+
+
 # --- patterns and formats ---------------------------------------------------------------------------
+
+
+def _re2_to_python(pattern: str) -> str:
+    """RE2's ``$`` only matches at the very end (Python's also before a final newline)."""
+    out: list[str] = []
+    escaped = in_class = False
+    for ch in pattern:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            out.append(ch)
+            escaped = True
+        elif in_class:
+            out.append(ch)
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            out.append(ch)
+            in_class = True
+        elif ch == "$":
+            out.append(r"\Z")
+        else:
+            out.append(ch)
+    return "".join(out)
+
 
 _PATTERN_CACHE: dict[str, re.Pattern[str] | None] = {}
 
@@ -524,7 +586,8 @@ def _pattern_matches(pattern: str, value: str) -> bool:
     compiled = _PATTERN_CACHE.get(pattern)
     if pattern not in _PATTERN_CACHE:
         try:
-            compiled = re.compile(pattern)
+            # RE2 classes like \w and \d are ASCII-only.
+            compiled = re.compile(_re2_to_python(pattern), re.ASCII)
         except re.error:
             compiled = None
         _PATTERN_CACHE[pattern] = compiled
@@ -695,3 +758,127 @@ def validate_name(info: ResourceInfo, name: str) -> list[FieldError]:
     """metadata.name checks of ValidateObjectMeta for this resource (DNS subdomain unless said otherwise)."""
     rule = _NAME_RULES.get((info.group, info.plural), subdomain_errors)
     return [FieldError.invalid("metadata.name", name, msg) for msg in rule(name)]
+
+
+# --- object metadata --------------------------------------------------------------------------------
+
+_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_QNAME_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+_LABEL_VALUE_FMT = f"({_QNAME_FMT})?"
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must"
+    " start and end with an alphanumeric character"
+)
+
+
+def qualified_name_errors(value: str) -> list[str]:
+    """validation.IsQualifiedName (label keys, annotation keys, finalizers)."""
+    errs: list[str] = []
+    parts = value.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            errs.extend("prefix part " + m for m in subdomain_errors(prefix))
+    else:
+        return [
+            "a qualified name "
+            + regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
+    if not name:
+        errs.append("name part must be non-empty")
+    elif len(name) > 63:
+        errs.append("name part must be no more than 63 characters")
+    if not re.fullmatch(_QNAME_FMT, name):
+        errs.append("name part " + regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc"))
+    return errs
+
+
+def label_value_errors(value: str) -> list[str]:
+    """validation.IsValidLabelValue."""
+    errs = []
+    if len(value) > 63:
+        errs.append("must be no more than 63 characters")
+    if not re.fullmatch(_LABEL_VALUE_FMT, value):
+        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+    return errs
+
+
+TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
+
+
+def validate_object_meta(meta: Mapping[str, Any]) -> list[FieldError]:
+    """The label, annotation, ownerReference and finalizer checks of ValidateObjectMetaAccessor.
+
+    Map keys are checked in sorted order (the real server iterates a Go map, so its order varies).
+    """
+    errs: list[FieldError] = []
+    labels = meta.get("labels") or {}
+    if isinstance(labels, Mapping):
+        for key in sorted(labels):
+            errs.extend(FieldError.invalid("metadata.labels", key, m) for m in qualified_name_errors(key))
+            value = labels[key]
+            if isinstance(value, str):
+                errs.extend(
+                    FieldError.invalid("metadata.labels", value, m) for m in label_value_errors(value)
+                )
+    annotations = meta.get("annotations") or {}
+    if isinstance(annotations, Mapping):
+        for key in sorted(annotations):
+            errs.extend(
+                FieldError.invalid("metadata.annotations", key, m) for m in qualified_name_errors(key.lower())
+            )
+        size = sum(len(k.encode()) + len(str(v).encode()) for k, v in annotations.items())
+        if size > TOTAL_ANNOTATION_SIZE_LIMIT:
+            errs.append(FieldError.too_long("metadata.annotations", TOTAL_ANNOTATION_SIZE_LIMIT))
+    owners = meta.get("ownerReferences") or []
+    controllers = []
+    for ref in owners if isinstance(owners, list) else ():
+        if not isinstance(ref, Mapping):
+            continue
+        api_version = str(ref.get("apiVersion") or "")
+        version = api_version.rsplit("/", 1)[-1] if api_version else ""
+        if not version:
+            errs.append(
+                FieldError.invalid(
+                    "metadata.ownerReferences.apiVersion", api_version, "version must not be empty"
+                )
+            )
+        for key in ("kind", "name", "uid"):
+            if not ref.get(key):
+                errs.append(
+                    FieldError.invalid(
+                        f"metadata.ownerReferences.{key}", ref.get(key) or "", "must not be empty"
+                    )
+                )
+        if ref.get("controller") is True:
+            controllers.append(f"{ref.get('kind', '')}/{ref.get('name', '')}")
+    if len(controllers) > 1:
+        errs.append(
+            FieldError.invalid(
+                "metadata.ownerReferences",
+                owners,
+                'Only one reference can have Controller set to true. Found "true" in references for '
+                + " and ".join(controllers),
+            )
+        )
+    finalizers = meta.get("finalizers") or []
+    for finalizer in finalizers if isinstance(finalizers, list) else ():
+        if isinstance(finalizer, str):
+            errs.extend(
+                FieldError.invalid("metadata.finalizers", finalizer, m)
+                for m in qualified_name_errors(finalizer)
+            )
+    if isinstance(finalizers, list) and "orphan" in finalizers and "foregroundDeletion" in finalizers:
+        errs.append(
+            FieldError.invalid(
+                "metadata.finalizers",
+                finalizers,
+                "finalizer orphan and foregroundDeletion cannot be both set",
+            )
+        )
+    return errs

@@ -14,7 +14,7 @@ from typing import Any
 from . import errors
 from .errors import FieldError
 from .resources import ResourceInfo
-from .schema import regex_error, subdomain_errors
+from .schema import label_value_errors, qualified_name_errors
 
 __all__ = [
     "LabelRequirement",
@@ -39,50 +39,6 @@ _OPERATOR_TOKENS = {
     ">": ">",
 }
 _BINARY_OPERATORS = ("in", "notin", "=", "==", "!=", "gt", "lt")
-
-_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-_LABEL_VALUE_FMT = f"({_QNAME_FMT})?"
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must"
-    " start and end with an alphanumeric character"
-)
-
-
-def _qualified_name_errors(value: str) -> list[str]:
-    """validation.IsQualifiedName (label keys)."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs.extend("prefix part " + m for m in subdomain_errors(prefix))
-    else:
-        return [
-            "a qualified name "
-            + regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part must be no more than 63 characters")
-    if not re.fullmatch(_QNAME_FMT, name):
-        errs.append("name part " + regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc"))
-    return errs
-
-
-def _label_value_errors(value: str) -> list[str]:
-    errs = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not re.fullmatch(_LABEL_VALUE_FMT, value):
-        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
 
 
 @dataclass(frozen=True)
@@ -216,7 +172,7 @@ class _Parser:
             tok, lit = self.consume()
         if tok != "ID":
             raise ValueError(f"found '{lit}', expected: identifier")
-        key_errs = _qualified_name_errors(lit)
+        key_errs = qualified_name_errors(lit)
         if key_errs:
             raise ValueError(FieldError.invalid("<nil>", lit, "; ".join(key_errs)).error())
         t, _ = self.lookahead()
@@ -308,7 +264,7 @@ def _new_requirement(key: str, op: str, values: list[str]) -> LabelRequirement:
                     )
                 )
     for i, v in enumerate(values):
-        value_errs = _label_value_errors(v)
+        value_errs = label_value_errors(v)
         if value_errs:
             errs.append(FieldError.invalid(f"values[{i}][{key}]", v, "; ".join(value_errs)))
     if errs:
