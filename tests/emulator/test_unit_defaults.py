@@ -235,6 +235,11 @@ def test_service_defaults() -> None:
     assert again["spec"]["clusterIP"] == spec["clusterIP"]  # deterministic
     headless = _defaulted("", "services", {"metadata": {"name": "h"}, "spec": {"clusterIP": "None"}})
     assert headless["spec"]["clusterIPs"] == ["None"]
+    node_port = _defaulted(
+        "", "services", {"metadata": {"name": "np"}, "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
+    )
+    assert 30000 <= node_port["spec"]["ports"][0]["nodePort"] <= 32767
+    assert node_port["spec"]["externalTrafficPolicy"] == "Cluster"
     external = _defaulted(
         "", "services", {"metadata": {"name": "e"}, "spec": {"type": "ExternalName", "externalName": "x.io"}}
     )

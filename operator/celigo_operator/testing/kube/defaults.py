@@ -422,6 +422,12 @@ def _cluster_ip(namespace: str, name: str) -> str:
     return f"10.{96 + (n >> 16)}.{(n >> 8) & 0xFF}.{n & 0xFF}"
 
 
+def _node_port(namespace: str, name: str, port: _Obj) -> int:
+    """A stable port from the default 30000-32767 NodePort range."""
+    key = f"{namespace}/{name}/{port.get('name', '')}/{port.get('port')}/{port.get('protocol')}"
+    return 30000 + int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % 2768
+
+
 def _default_service(obj: _Obj) -> None:
     """SetDefaults_Service plus the IP fields the service registry fills in on a single-stack cluster."""
     spec = obj.get("spec")
@@ -448,8 +454,12 @@ def _default_service(obj: _Obj) -> None:
         spec["internalTrafficPolicy"] = "Cluster"
     if svc_type == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
         spec["allocateLoadBalancerNodePorts"] = True
+    meta = obj.get("metadata") or {}
+    if svc_type in ("NodePort", "LoadBalancer"):
+        for port in spec.get("ports") or ():
+            if isinstance(port, dict) and not port.get("nodePort"):
+                port["nodePort"] = _node_port(meta.get("namespace", ""), meta.get("name", ""), port)
     if svc_type != "ExternalName":
-        meta = obj.get("metadata") or {}
         if not spec.get("clusterIP"):
             ips = spec.get("clusterIPs")
             spec["clusterIP"] = (
