@@ -755,7 +755,16 @@ def _service_printer(now: datetime) -> _Columns:
     return columns, cells
 
 
-def _binding_printer(now: datetime) -> _Columns:
+def _binding_printer(kind: str) -> Callable[[datetime], _Columns]:
+    """RoleBinding / ClusterRoleBinding columns (their descriptions name the kind)."""
+
+    def printer(now: datetime) -> _Columns:
+        return _binding_columns(kind, now)
+
+    return printer
+
+
+def _binding_columns(kind: str, now: datetime) -> _Columns:
     columns = [
         _name_col(),
         _col(
@@ -764,9 +773,9 @@ def _binding_printer(now: datetime) -> _Columns:
             "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.",
         ),
         _age_col(),
-        _col("Users", "string", "Users in the binding", priority=1),
-        _col("Groups", "string", "Groups in the binding", priority=1),
-        _col("ServiceAccounts", "string", "ServiceAccounts in the binding", priority=1),
+        _col("Users", "string", f"Users in the {kind}", priority=1),
+        _col("Groups", "string", f"Groups in the {kind}", priority=1),
+        _col("ServiceAccounts", "string", f"ServiceAccounts in the {kind}", priority=1),
     ]
 
     def cells(obj: _Obj) -> list[Any]:
@@ -844,14 +853,18 @@ _PRINTERS: dict[tuple[str, str], Callable[[datetime], _Columns]] = {
             _col(
                 "Min Available",
                 "string",
-                'The minimum number of pods that must be available simultaneously.  This can be either an integer or a string specifying a percentage, e.g. "28%".',
+                "The minimum number of pods that must be available.",
             ),
             _col(
                 "Max Unavailable",
                 "string",
-                'The maximum number of pods that may be unavailable simultaneously.  This can be either an integer or a string specifying a percentage, e.g. "28%".',
+                "The maximum number of pods that may be unavailable.",
             ),
-            _col("Allowed Disruptions", "integer", "Number of pod disruptions that are currently allowed."),
+            _col(
+                "Allowed Disruptions",
+                "integer",
+                "Calculated number of pods that may be disrupted at this time.",
+            ),
         ],
         _pdb_values,
     ),
@@ -862,6 +875,6 @@ _PRINTERS: dict[tuple[str, str], Callable[[datetime], _Columns]] = {
     ("apiextensions.k8s.io", "customresourcedefinitions"): _default_columns,
     ("rbac.authorization.k8s.io", "roles"): _default_columns,
     ("rbac.authorization.k8s.io", "clusterroles"): _default_columns,
-    ("rbac.authorization.k8s.io", "rolebindings"): _binding_printer,
-    ("rbac.authorization.k8s.io", "clusterrolebindings"): _binding_printer,
+    ("rbac.authorization.k8s.io", "rolebindings"): _binding_printer("roleBinding"),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): _binding_printer("clusterRoleBinding"),
 }
