@@ -39,6 +39,22 @@ def _root() -> Path:
     raise SystemExit("run the demo from the celigo-operator checkout (crds/ and deploy/samples/ are needed)")
 
 
+class DemoFailed(Exception):
+    """A step did not do what the demo shows; the operator log tells why."""
+
+
+NAMESPACES = """apiVersion: v1
+kind: Namespace
+metadata:
+  name: celigo-operator
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: baton-celigo
+"""
+
+
 class Demo:
     def __init__(self, root: Path, workdir: Path, out: Any = sys.stdout) -> None:
         self.root, self.workdir, self.out = root, workdir, out
@@ -47,13 +63,15 @@ class Demo:
     def say(self, text: str) -> None:
         print(f"\n==> {text}", file=self.out, flush=True)
 
-    def show(self, *args: str) -> str:
+    def show(self, *args: str, input: str | None = None) -> str:
+        """Run kubectl as a user would, print command and output; a failure stops the demo."""
         assert self.kubectl is not None
         print(f"$ kubectl {' '.join(args)}", file=self.out, flush=True)
-        result = self.kubectl.run(*args, check=False)
-        text = result.stdout + (result.stderr if result.returncode else "")
-        print(text.rstrip(), file=self.out, flush=True)
-        return text
+        result = self.kubectl.run(*args, check=False, input=input)
+        print((result.stdout + result.stderr).rstrip(), file=self.out, flush=True)
+        if result.returncode != 0:
+            raise DemoFailed(f"kubectl {' '.join(args)} exited {result.returncode}")
+        return result.stdout
 
     def wait(self, condition: str, timeout: int = 60) -> None:
         self.show(
@@ -90,12 +108,12 @@ class Demo:
             kubeconfig = emu.write_kubeconfig(self.workdir / "kubeconfig")
             self.kubectl = Kubectl(kubeconfig)
             self.say(
-                f"Kubernetes API emulator at {emu.url}; fake Celigo at {celigo.url_for('us')} (us) and {celigo.url_for('eu')} (eu)"
+                f"Kubernetes API emulator at {emu.tls_url}; fake Celigo at {celigo.url_for('us')} (us) and "
+                f"{celigo.url_for('eu')} (eu); fake ConductorOne at {c1.url}"
             )
             self.say("Register the CRD from crds/ (the generated file, as a cluster admin would)")
             self.show("apply", "-f", str(self.root / "crds" / "celigoconnectors.yaml"))
-            self.show("create", "namespace", "celigo-operator")
-            self.show("create", "namespace", NAMESPACE)
+            self.show("apply", "-f", "-", input=NAMESPACES)
 
             self.say("Start the operator (python -m celigo_operator run -A), configured like a deployment")
             env = operator_env(kubeconfig, celigo_urls=celigo.base_urls, conductorone_url=c1.url)
@@ -103,6 +121,12 @@ class Demo:
             operator = OperatorProcess(env, self.workdir / "operator.log").start()
             try:
                 return self._scenes(celigo, operator, exit_after)
+            except DemoFailed as exc:
+                print(
+                    f"\nDEMO FAILED: {exc}\n--- operator log (last lines) ---\n{operator.log()[-3000:]}",
+                    file=self.out,
+                )
+                return 1
             finally:
                 operator.stop()
 
@@ -181,15 +205,8 @@ class Demo:
             f"\nDeployment pod template unchanged (pods still on the last good credentials): {same}",
             file=self.out,
         )
-        self.show(
-            "get",
-            "events",
-            "-n",
-            NAMESPACE,
-            "--field-selector",
-            "involvedObject.kind=CeligoConnector",
-            "--sort-by=.lastTimestamp",
-        )
+        self.say("Events on the resource (posted on transitions only)")
+        self.show("get", "events", "-n", NAMESPACE, "--field-selector", "involvedObject.name=celigo")
 
         print(f"\nOperator log: {operator.log_path}", file=self.out)
         print(
