@@ -89,7 +89,11 @@ def test_missing_values_are_null_cells_and_narrow_view_drops_priority_columns() 
 def test_custom_resource_without_printer_columns_shows_age() -> None:
     info = ResourceInfo("x.io", "v1", "W", "ws", "w", True, custom=True)
     table = to_table(info, [{"metadata": {"name": "a", "creationTimestamp": CREATED}}], now=NOW)
-    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Age"]
+    assert [(c["name"], c["type"]) for c in table["columnDefinitions"]] == [
+        ("Name", "string"),
+        ("Age", "date"),
+    ]
+    assert table["columnDefinitions"][1]["description"].startswith("CreationTimestamp is a timestamp")
     assert table["rows"][0]["cells"] == ["a", "5m"]
 
 

@@ -332,7 +332,12 @@ def _name_col() -> dict[str, Any]:
 
 def _custom_columns(info: ResourceInfo, now: datetime) -> _Columns:
     printer_columns = list(info.printer_columns) or [
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+        {
+            "name": "Age",
+            "type": "date",
+            "jsonPath": ".metadata.creationTimestamp",
+            "description": CREATION_DESCRIPTION,
+        }
     ]
     columns = [_name_col()]
     for pc in printer_columns:
