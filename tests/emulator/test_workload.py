@@ -240,3 +240,13 @@ def test_standalone_pod_becomes_running(api: httpx.Client) -> None:
     wait_for(lambda: api.get(f"{PODS}/solo").json().get("status", {}).get("phase") == "Running")
     managers = {m["manager"] for m in api.get(f"{PODS}/solo").json()["metadata"]["managedFields"]}
     assert "kubelet" in managers
+
+
+def test_settled_rollout_writes_nothing(emu: KubeEmulator, api: httpx.Client) -> None:
+    api.post(DEPLOYS, json=deployment("quiet", replicas=2))
+    wait_for(lambda: rolled_out(api, "quiet", 2))
+    rv = api.get(PODS).json()["metadata"]["resourceVersion"]
+    emu.clear_request_log()
+    r = api.get(PODS, params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "2"})
+    assert r.text == ""  # no pod, replicaset or deployment churn once settled
+    assert api.get(PODS).json()["metadata"]["resourceVersion"] == rv
