@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,6 +143,7 @@ class HealthChecker:
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
         )
         self._limiters: dict[str, celigo.RateLimiter] = {}
+        self._c1_clients: OrderedDict[str, ConductorOneClient] = OrderedDict()
         self.schedule = Schedule()
 
     async def aclose(self) -> None:
@@ -150,6 +151,24 @@ class HealthChecker:
 
     def interval(self, spec: CeligoConnectorSpec) -> float:
         return parse_duration(spec.health_check.interval)
+
+    def _c1_client(self, client_id: str, client_secret: str) -> ConductorOneClient:
+        """One client per API credential, kept (bounded), so its access token is reused across checks."""
+        key = hashlib.sha256(f"{client_id}\0{client_secret}".encode()).hexdigest()
+        client = self._c1_clients.pop(key, None)
+        if client is None:
+            client = ConductorOneClient(
+                client_id,
+                client_secret,
+                base_url=self.config.conductorone_base_url,
+                timeout=self.config.celigo_timeout,
+                max_retries=1,
+                http=self.http,
+            )
+        self._c1_clients[key] = client
+        while len(self._c1_clients) > 256:
+            self._c1_clients.popitem(last=False)
+        return client
 
     def _client(self, token: str, region: str) -> celigo.CeligoClient:
         key = hashlib.sha256(token.encode()).hexdigest()
@@ -216,14 +235,7 @@ class HealthChecker:
         except CredentialProblem as exc:
             return Cond.false(cond.SYNCED, exc.reason, exc.message)
         try:
-            client = ConductorOneClient(
-                client_id,
-                client_secret,
-                base_url=self.config.conductorone_base_url,
-                timeout=self.config.celigo_timeout,
-                max_retries=1,
-                http=self.http,
-            )
+            client = self._c1_client(client_id, client_secret)
         except ValueError as exc:
             return Cond.false(cond.SYNCED, "MalformedApiCredentials", f"Secret {ref.name}: {exc}")
         try:
