@@ -138,7 +138,13 @@ def test_unknown_metadata_fields_are_reported_first() -> None:
 def test_preserve_unknown_fields_and_embedded_resources_keep_their_content() -> None:
     obj = _widget(
         free={"anything": {"goes": [1, 2]}},
-        template={"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"a": 1}, "junk": 1},
+        template={
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "nope": 1},
+            "spec": {"a": 1},
+            "junk": 1,
+        },
     )
     warnings = process_custom_resource(WIDGETS, obj, name="w1")
     assert obj["spec"]["free"] == {"anything": {"goes": [1, 2]}}
@@ -148,7 +154,11 @@ def test_preserve_unknown_fields_and_embedded_resources_keep_their_content() -> 
         "metadata": {"name": "p"},
         "spec": {},
     }
-    assert warnings == ['unknown field "spec.template.junk"', 'unknown field "spec.template.spec.a"']
+    assert warnings == [
+        'unknown field "spec.template.junk"',
+        'unknown field "spec.template.spec.a"',
+        'unknown field "spec.template.metadata.nope"',
+    ]
 
 
 def test_prune_without_schema_below_a_node_drops_everything() -> None:

@@ -122,19 +122,33 @@ def prune_unknown_fields(obj: Any, schema: dict[str, Any]) -> list[str]:
     apiVersion, kind and metadata are kept at the root and in ``x-kubernetes-embedded-resource`` objects.
     """
     pruned: list[str] = []
+    embedded_meta: list[str] = []
     root = dict(schema)
     root["x-kubernetes-embedded-resource"] = True
-    _prune(obj, root, "", pruned)
-    return sorted(pruned)
+    _prune(obj, root, "", pruned, embedded_meta)
+    # Embedded resources' metadata is coerced after pruning (schemaobjectmeta.Coerce), so it comes last.
+    return sorted(pruned) + embedded_meta
+
+
+def _coerce_embedded_meta(x: dict[str, Any], path: str, embedded_meta: list[str]) -> None:
+    """Unknown ObjectMeta fields of an x-kubernetes-embedded-resource are dropped and reported too."""
+    if not path:
+        return  # the root object's metadata is handled by the caller
+    meta = x.get("metadata")
+    if isinstance(meta, dict):
+        for key in list(meta):
+            if key not in OBJECT_META_FIELDS:
+                embedded_meta.append(f"{path}.metadata.{key}")
+                del meta[key]
 
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _prune(x: Any, s: dict[str, Any] | None, path: str, pruned: list[str]) -> None:
+def _prune(x: Any, s: dict[str, Any] | None, path: str, pruned: list[str], embedded_meta: list[str]) -> None:
     if s is not None and s.get("x-kubernetes-preserve-unknown-fields"):
-        _skip_prune(x, s, path, pruned)
+        _skip_prune(x, s, path, pruned, embedded_meta)
         return
     if isinstance(x, dict):
         if s is None:
@@ -145,13 +159,15 @@ def _prune(x: Any, s: dict[str, Any] | None, path: str, pruned: list[str]) -> No
         props = s.get("properties") or {}
         additional = s.get("additionalProperties")
         embedded = bool(s.get("x-kubernetes-embedded-resource"))
+        if embedded:
+            _coerce_embedded_meta(x, path, embedded_meta)
         for key in list(x):
             if embedded and key in _META_KEYS:
                 continue
             if key in props:
-                _prune(x[key], props[key], _join(path, key), pruned)
+                _prune(x[key], props[key], _join(path, key), pruned, embedded_meta)
             elif isinstance(additional, dict):
-                _prune(x[key], additional, _join(path, key), pruned)
+                _prune(x[key], additional, _join(path, key), pruned, embedded_meta)
             elif additional is True:
                 continue
             else:
@@ -160,27 +176,29 @@ def _prune(x: Any, s: dict[str, Any] | None, path: str, pruned: list[str]) -> No
     elif isinstance(x, list):
         items = s.get("items") if s is not None else None
         for i, v in enumerate(x):
-            _prune(v, items if isinstance(items, dict) else None, f"{path}[{i}]", pruned)
+            _prune(v, items if isinstance(items, dict) else None, f"{path}[{i}]", pruned, embedded_meta)
 
 
-def _skip_prune(x: Any, s: dict[str, Any], path: str, pruned: list[str]) -> None:
+def _skip_prune(x: Any, s: dict[str, Any], path: str, pruned: list[str], embedded_meta: list[str]) -> None:
     """Under x-kubernetes-preserve-unknown-fields unknown keys stay, specified ones are still pruned."""
     if isinstance(x, dict):
         props = s.get("properties") or {}
         additional = s.get("additionalProperties")
         embedded = bool(s.get("x-kubernetes-embedded-resource"))
+        if embedded:
+            _coerce_embedded_meta(x, path, embedded_meta)
         for key in list(x):
             if embedded and key in _META_KEYS:
                 continue
             if key in props:
-                _prune(x[key], props[key], _join(path, key), pruned)
+                _prune(x[key], props[key], _join(path, key), pruned, embedded_meta)
             elif isinstance(additional, dict):
-                _prune(x[key], additional, _join(path, key), pruned)
+                _prune(x[key], additional, _join(path, key), pruned, embedded_meta)
     elif isinstance(x, list):
         items = s.get("items")
         if isinstance(items, dict):
             for i, v in enumerate(x):
-                _skip_prune(v, items, f"{path}[{i}]", pruned)
+                _skip_prune(v, items, f"{path}[{i}]", pruned, embedded_meta)
 
 
 def _prune_non_nullable_nulls(x: Any, s: dict[str, Any] | None) -> None:
