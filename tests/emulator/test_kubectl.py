@@ -220,3 +220,32 @@ def test_project_crd_with_kubectl(kube: tuple[KubeEmulator, Kubectl, httpx.Clien
     out = kubectl("explain", f"{plural}.spec")
     assert "FIELDS:" in out
     assert "No resources found" in kubectl.run("get", plural, "-A").stderr
+
+
+def test_kubectl_create_builtin_kinds_sent_as_protobuf(
+    kube: tuple[KubeEmulator, Kubectl, httpx.Client],
+) -> None:
+    """kubectl create uses typed clients that POST application/vnd.kubernetes.protobuf."""
+    import base64
+
+    _, kubectl, api = kube
+    kubectl("create", "namespace", "foo")
+    kubectl("create", "configmap", "cfg", "-n", "foo", "--from-literal=a=b", "--from-literal=empty=")
+    kubectl("create", "secret", "generic", "creds", "-n", "foo", "--from-literal=token=s3cr3t")
+    kubectl("create", "serviceaccount", "bot", "-n", "foo")
+    kubectl("create", "role", "r", "-n", "foo", "--verb=get,list", "--resource=configmaps")
+    kubectl("create", "rolebinding", "rb", "-n", "foo", "--role=r", "--serviceaccount=foo:bot")
+    cm = api.get("/api/v1/namespaces/foo/configmaps/cfg").json()
+    assert cm["data"] == {"a": "b", "empty": ""}
+    assert cm["metadata"]["managedFields"][0]["manager"] == "kubectl-create"
+    secret = api.get("/api/v1/namespaces/foo/secrets/creds").json()
+    assert base64.b64decode(secret["data"]["token"]) == b"s3cr3t" and secret["type"] == "Opaque"
+    role = api.get("/apis/rbac.authorization.k8s.io/v1/namespaces/foo/roles/r").json()
+    assert role["rules"] == [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["configmaps"]}]
+    rb = api.get("/apis/rbac.authorization.k8s.io/v1/namespaces/foo/rolebindings/rb").json()
+    assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}
+    assert rb["subjects"] == [{"kind": "ServiceAccount", "name": "bot", "namespace": "foo"}]
+    assert api.get("/api/v1/namespaces/foo/serviceaccounts/bot").status_code == 200
+    # kinds without a protobuf decoder here are refused, not misread
+    p = kubectl.run("create", "deployment", "x", "--image=nginx", check=False)
+    assert p.returncode != 0 and "unknown format" in p.stderr

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from . import errors
 from .patching import json_patch, merge_patch, strategic_merge_patch
+from .protobuf import PROTOBUF, decode_object
 from .resources import BUILTIN_RESOURCES, ResourceInfo, resources_from_crd
 from .store import ChangeEvent, Store
 from .watch import WatchSpec, serve_watch
@@ -1266,6 +1267,8 @@ class ApiServer:
                     ),
                 )
         else:
+            if ctype == PROTOBUF:
+                return decode_object(raw), "protobuf"
             if ctype not in ("application/json", "application/yaml", "*/*"):
                 raise errors.unsupported_media_type(ctype)
             kind = "yaml" if ctype == "application/yaml" else "json"
