@@ -303,9 +303,9 @@ def go_format_float(f: float) -> str:
         return "0"
     sign = "-" if f < 0 else ""
     dec = Decimal(repr(abs(f))).normalize()
-    _, digit_tuple, exponent = dec.as_tuple()
+    _, digit_tuple, raw_exponent = dec.as_tuple()
     digits = "".join(str(d) for d in digit_tuple)
-    assert isinstance(exponent, int)
+    exponent = int(raw_exponent)  # always an int for a finite number
     exp = len(digits) + exponent - 1  # decimal exponent of the leading digit
     if exp < -4 or exp >= 6:
         mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
