@@ -79,8 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         __version__,
         "all namespaces" if not config.namespaces else "namespaces " + ", ".join(config.namespaces),
     )
-    runtime.run(config, load_api_client(args.kubeconfig, args.context))
-    return 0
+    return runtime.run(config, load_api_client(args.kubeconfig, args.context))
 
 
 def _crd(_: argparse.Namespace) -> int:

@@ -42,6 +42,12 @@ class OperatorConfig:
     metrics_port: int | None = 9090
     watch_server_timeout: int = 300
     watch_client_timeout: int = 330
+    leader_election: bool = False  # take a Lease before handling: for more than one replica
+    lease_name: str = "celigo-operator-leader"
+    lease_duration: float = 15.0
+    lease_renew_deadline: float = 10.0
+    lease_retry_period: float = 2.0
+    identity: str = ""  # this replica's name in the Lease (default: hostname-pid; set it to the pod name)
 
     def celigo_base_url(self, region: str) -> str | None:
         """The operator-level Celigo URL for a region, or None for Celigo's own."""

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import socket
+import threading
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +21,7 @@ from celigo_operator import api, handlers
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube
+from celigo_operator.leader import LeaderElector, LeaseSettings
 from celigo_operator.reconcile import Outcome, Reconciler
 
 log = logging.getLogger(__name__)
@@ -149,21 +154,59 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     return registry
 
 
-def run(
-    config: OperatorConfig, api_client: k8s.ApiClient, *, stop_flag: Any = None, ready_flag: Any = None
-) -> None:
-    """Run the operator until stopped (blocking): the `celigo-operator run` command."""
+def _elector(config: OperatorConfig, api_client: k8s.ApiClient) -> LeaderElector:
+    identity = config.identity or f"{socket.gethostname()}-{os.getpid()}"
+    return LeaderElector(
+        api_client,
+        LeaseSettings(
+            namespace=config.operator_namespace,
+            name=config.lease_name,
+            identity=identity,
+            lease_duration=config.lease_duration,
+            renew_deadline=config.lease_renew_deadline,
+            retry_period=config.lease_retry_period,
+        ),
+    )
+
+
+def run(config: OperatorConfig, api_client: k8s.ApiClient, *, ready_flag: Any = None) -> int:
+    """Run the operator until stopped (blocking): the `celigo-operator run` command. Returns the exit code:
+    1 when the leader Lease was lost (the pod restarts and campaigns again), else 0."""
     runtime = Runtime(config=config, api_client=api_client)
     settings = kopf.OperatorSettings()
     configure_settings(settings, config)
     registry = build_registry(runtime)
-    kopf.run(
-        registry=registry,
-        settings=settings,
-        standalone=config.standalone,
-        clusterwide=not config.namespaces,
-        namespaces=list(config.namespaces),
-        liveness_endpoint=config.liveness_endpoint,
-        stop_flag=stop_flag,
-        ready_flag=ready_flag,
-    )
+    stop_flag = threading.Event()
+    lost = threading.Event()
+    elector = _elector(config, api_client) if config.leader_election else None
+    if elector is not None:
+        # SIGTERM while still waiting for the Lease must end the wait (kopf installs its handlers later).
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop_flag.set())
+        if not elector.acquire(stop_flag):
+            return 0
+        signal.signal(signal.SIGTERM, previous)
+
+        def on_lost() -> None:
+            lost.set()
+            stop_flag.set()
+            # Stop acting before another replica can take the Lease, even if a handler hangs.
+            threading.Timer(
+                max(0.5, config.lease_duration - config.lease_renew_deadline - 0.5), os._exit, (1,)
+            ).start()
+
+        elector.keep(on_lost)
+    try:
+        kopf.run(
+            registry=registry,
+            settings=settings,
+            standalone=config.standalone,
+            clusterwide=not config.namespaces,
+            namespaces=list(config.namespaces),
+            liveness_endpoint=config.liveness_endpoint,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        if elector is not None and not lost.is_set():
+            elector.release()
+    return 1 if lost.is_set() else 0
