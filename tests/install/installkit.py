@@ -176,3 +176,26 @@ def crd_errors(obj: Mapping[str, Any], crd: Mapping[str, Any] | None = None) -> 
     schema = _strict(version["schema"]["openAPIV3Schema"])
     validator = jsonschema.Draft7Validator(schema)
     return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(obj)]
+
+
+def render_chart(
+    values: Mapping[str, Any] | None = None, *, name: str = "celigo-operator", namespace: str = "celigo-operator"
+) -> tuple[list[dict[str, Any]], str]:
+    """`helm template` with real Helm (helm-python-sdk): the objects and the rendered NOTES.txt."""
+    import helm_python as helm
+
+    chart = helm.Chart.load(CHART)
+    rendered = chart.render(dict(values or {}), name=name, namespace=namespace, is_install=True)
+    notes = ""
+    objects: list[dict[str, Any]] = []
+    for path, text in sorted(rendered.items()):
+        if path.endswith("NOTES.txt"):
+            notes = text
+        else:
+            objects += load_all(text)
+    return objects, notes
+
+
+def grants(objects: Iterable[Mapping[str, Any]]) -> set[tuple[str | None, str, str, str, str | None]]:
+    """What the ServiceAccount may do, independent of how the rules are split into objects."""
+    return {(a.namespace, a.verb, a.group, a.resource, a.resource_name) for a in atoms_for(objects)}

@@ -1,0 +1,89 @@
+{{/* Names, labels and computed values shared by the templates. */}}
+
+{{- define "celigo-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "celigo-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "celigo-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "celigo-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "celigo-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "celigo-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "celigo-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "celigo-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "celigo-operator.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- if .Values.image.tag }}
+{{- printf "%s:%s@%s" .Values.image.repository .Values.image.tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- end }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/* The namespaces the operator watches when not cluster-wide; fails early on an empty list. */}}
+{{- define "celigo-operator.watchNamespaces" -}}
+{{- if not .Values.watch.namespaces }}
+{{- fail "watch.namespaces must list at least one namespace when watch.clusterWide is false" }}
+{{- end }}
+{{- toJson .Values.watch.namespaces }}
+{{- end }}
+
+{{/* The rules for a namespace whose CeligoConnectors the operator serves (ClusterRole or Role). */}}
+{{- define "celigo-operator.connectorRules" -}}
+# The resources it serves: watch them, re-read the latest before a reconcile, (kopf) patch progress annotations.
+- apiGroups: ["celigo-operator.io"]
+  resources: ["celigoconnectors"]
+  verbs: ["get", "list", "watch", "patch"]
+# Conditions, inventory and credential versions go to the status subresource.
+- apiGroups: ["celigo-operator.io"]
+  resources: ["celigoconnectors/status"]
+  verbs: ["patch"]
+# The referenced credentials Secret (read by name) and the operator-owned immutable credentials Secrets
+# (create, list by label, delete old versions).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "create", "delete"]
+# The connector's Deployment: read, create, replace to repair drift or roll new credentials.
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "create", "update"]
+# Pod states explain an unavailable connector (CrashLoopBackOff, ImagePullBackOff).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
+# Events on the CeligoConnector.
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+{{- end }}
