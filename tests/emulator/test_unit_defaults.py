@@ -301,11 +301,29 @@ def test_rbac_network_policy_pdb_and_crd_defaults() -> None:
     assert crd["spec"]["conversion"] == {"strategy": "None"}
 
 
+def test_zero_valued_fields_without_omitempty_are_serialized() -> None:
+    event = _defaulted(
+        "", "events", {"metadata": {"name": "e"}, "involvedObject": {"kind": "Pod", "name": "p"}}
+    )
+    assert event["eventTime"] is None and event["firstTimestamp"] is None and event["lastTimestamp"] is None
+    assert (event["reportingComponent"], event["reportingInstance"], event["source"]) == ("", "", {})
+    role = _defaulted("rbac.authorization.k8s.io", "clusterroles", {"metadata": {"name": "r"}})
+    assert "rules" in role and role["rules"] is None
+    assert _defaulted("coordination.k8s.io", "leases", {"metadata": {"name": "l"}})["spec"] == {}
+    pdb = _defaulted("policy", "poddisruptionbudgets", {"metadata": {"name": "p"}})
+    assert pdb["spec"] == {}
+
+
 def test_kinds_without_defaults_and_custom_resources_are_untouched() -> None:
     cm = {"metadata": {"name": "c"}, "data": {"a": "b"}}
     assert _defaulted("", "configmaps", dict(cm)) == cm
     lease = {"metadata": {"name": "l"}, "spec": {"holderIdentity": "x"}}
     assert _defaulted("coordination.k8s.io", "leases", dict(lease)) == lease
+    role = {
+        "metadata": {"name": "r"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+    }
+    assert _defaulted("rbac.authorization.k8s.io", "roles", dict(role)) == role
     custom = ResourceInfo("x.io", "v1", "Deployment", "deployments", "deployment", True, custom=True)
     obj = {"spec": {}}
     apply_defaults(custom, obj)

@@ -528,6 +528,7 @@ def _default_network_policy(obj: _Obj) -> None:
 
 def _default_pdb(obj: _Obj) -> None:
     """PodDisruptionBudgetStatus serializes its four counters even when zero."""
+    _default_spec_struct(obj)
     status = obj.get("status")
     if not isinstance(status, dict):
         status = obj["status"] = {}
@@ -558,7 +559,34 @@ def _default_crd(obj: _Obj) -> None:
             service["port"] = 443
 
 
+def _default_core_event(obj: _Obj) -> None:
+    """core/v1 Event: fields without omitempty are always serialized (null times, empty strings, source {})."""
+    for key in ("eventTime", "firstTimestamp", "lastTimestamp"):
+        obj.setdefault(key, None)
+    obj.setdefault("reportingComponent", "")
+    obj.setdefault("reportingInstance", "")
+    if obj.get("source") is None:
+        obj["source"] = {}
+    if obj.get("involvedObject") is None:
+        obj["involvedObject"] = {}
+
+
+def _default_rules(obj: _Obj) -> None:
+    """Role/ClusterRole ``rules`` has no omitempty: a role without rules is stored as ``rules: null``."""
+    obj.setdefault("rules", None)
+
+
+def _default_spec_struct(obj: _Obj) -> None:
+    """A non-pointer spec struct is serialized as ``spec: {}`` even when nothing was set."""
+    if obj.get("spec") is None:
+        obj["spec"] = {}
+
+
 _HANDLERS: dict[tuple[str, str], Callable[[_Obj], None]] = {
+    ("", "events"): _default_core_event,
+    ("rbac.authorization.k8s.io", "roles"): _default_rules,
+    ("rbac.authorization.k8s.io", "clusterroles"): _default_rules,
+    ("coordination.k8s.io", "leases"): _default_spec_struct,
     ("", "pods"): _default_pod,
     ("", "secrets"): _default_secret,
     ("", "services"): _default_service,
