@@ -470,3 +470,28 @@ def test_patterns_follow_re2_semantics() -> None:
     assert validate_against_schema({"a": "abc", "w": "a_1"}, schema) == []
     errs = validate_against_schema({"a": "abc\n", "w": "é"}, schema)
     assert [e.field for e in errs] == ["a", "w"]  # RE2: $ is end of text, \w is ASCII
+
+
+def test_list_type_map_rejects_duplicate_keys() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "conditions": {
+                "type": "array",
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["type"],
+                "items": {
+                    "type": "object",
+                    "properties": {"type": {"type": "string"}, "status": {"type": "string"}},
+                },
+            }
+        },
+    }
+    obj = {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Ready", "status": "False"}]}
+    (err,) = validate_against_schema(obj, schema)
+    assert (err.type, err.field, err.body()) == (
+        "FieldValueDuplicate",
+        "conditions[1]",
+        'Duplicate value: {"type":"Ready"}',
+    )
+    assert validate_against_schema({"conditions": [{"type": "A"}, {"type": "B"}]}, schema) == []
