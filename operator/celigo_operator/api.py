@@ -157,6 +157,61 @@ class ConductorOne(_Model):
     credentials_secret_ref: ConductorOneSecretRef = Field(description="API credentials for ConductorOne.")
 
 
+ROTATE_NOW_ANNOTATION = f"{GROUP}/rotate-now"
+DURATION_MIN_1M = rf"^({_NZ}h({_N}m)?({_N}s)?|({_N}h)?{_NZ}m({_N}s)?)$"
+
+
+class ConductorOneRotation(_Model):
+    """Active rotation of the connector's ConductorOne credential through the ConductorOne API."""
+
+    enabled: bool = Field(
+        False,
+        description="Let the operator rotate the connector's ConductorOne credential (needs spec.conductorOne). "
+        "While on, the operator owns that credential and ignores the source Secret's ConductorOne keys once it "
+        "has rotated the first time.",
+    )
+    schedule: Annotated[str, Field(pattern=DURATION_MIN_1M)] | None = Field(
+        None, description='Rotate this long after the last rotation (Go-style duration, e.g. "720h"); empty: '
+        "only on the rotate-now annotation."
+    )
+    initial_credential_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")] | None = Field(
+        None, description="ConductorOne id of the credential in the source Secret, so the first rotation can "
+        "revoke it and its expiry can be watched. Empty: the first rotation leaves it alone (an Event says so)."
+    )
+
+
+class CeligoRotation(_Model):
+    """Rotation of the Celigo API token through Celigo's accesstokens API (off by default: every token change
+    emails the account's admins, and Celigo may not let an API token manage tokens)."""
+
+    enabled: bool = Field(False, description="Let the operator create new Celigo tokens and revoke old ones.")
+    schedule: Annotated[str, Field(pattern=DURATION_MIN_1M)] | None = Field(
+        None, description="Rotate this long after the last rotation; empty: only on the rotate-now annotation."
+    )
+    token_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")] | None = Field(
+        None, description="accesstokens _id of the token in the source Secret: lets the operator read its "
+        "autoPurgeAt and revoke it after the first rotation."
+    )
+    auto_purge: Literal["never", "1h", "4h", "1d", "4d", "10d", "30d"] = Field(
+        "never", description="Auto purge of the tokens the operator creates."
+    )
+
+
+class Rotation(_Model):
+    """Credential rotation and expiry warnings."""
+
+    conductor_one: ConductorOneRotation = _nested(ConductorOneRotation, "ConductorOne credential rotation.")
+    celigo: CeligoRotation = _nested(CeligoRotation, "Celigo API token rotation.")
+    expiry_warning: Annotated[str, Field(pattern=DURATION)] | None = Field(
+        None, description="Warn (CredentialsExpiring, an Event) this long before a credential expires; "
+        "empty: the operator's default (7 days)."
+    )
+    revoke_on_delete_timeout: Annotated[str, Field(pattern=DURATION)] | None = Field(
+        None, description="How long deleting the resource may wait to revoke the ConductorOne credential the "
+        "operator created before giving up (empty: the operator's default, 5m)."
+    )
+
+
 class CeligoConnectorSpec(_Model):
     """Desired state of one baton-celigo connector."""
 
@@ -182,6 +237,7 @@ class CeligoConnectorSpec(_Model):
     health_check: HealthCheck = _nested(HealthCheck, "The operator's Celigo probe.")
     health_server: HealthServer = _nested(HealthServer, "The connector's own health server and probes.")
     conductor_one: ConductorOne | None = Field(None, description="ConductorOne sync status (optional).")
+    rotation: Rotation = _nested(Rotation, "Credential rotation (opt-in) and expiry warnings.")
     suspend: bool = Field(False, description="Stop changing the children; keep them as they are.")
     replicas: Annotated[int, Field(ge=0, le=10)] = Field(1, description="Connector pods (they share tasks).")
     resources: ResourceRequirements | None = Field(None, description="Container resources.")
@@ -234,7 +290,12 @@ class CredentialsStatus(_Model):
     version: str | None = Field(None, description="HMAC of the credentials in use.")
     secret_name: str | None = Field(None, description="The operator-owned Secret holding them.")
     rotated_at: str | None = Field(None, description="When the connector last moved to new credentials.")
-    last_rotation_result: str | None = Field(None, description="Outcome of the last credential change.")
+    last_rotation_result: str | None = Field(
+        None, description="Outcome of the last credential change: Deployed, RollingOut or Succeeded."
+    )
+    rejected_version: str | None = Field(
+        None, description="HMAC of a source set that failed verification; not rolled out, retried on change."
+    )
 
 
 class ConnectorStatus(_Model):
@@ -248,6 +309,49 @@ class ConnectorStatus(_Model):
     available_replicas: int | None = Field(None, description="Available pods.")
 
 
+class OwnedCredential(_Model):
+    """A credential the operator created and keeps in an operator-owned Secret (values never in status)."""
+
+    id: str | None = Field(None, description="ConductorOne credential id or Celigo accesstokens _id.")
+    secret_name: str | None = Field(None, description="Operator-owned Secret holding it.")
+    expires_at: str | None = Field(None, description="expiresTime / autoPurgeAt, when known.")
+    rotated_at: str | None = Field(None, description="When it became the one the pods use.")
+
+
+class FlowStatus(_Model):
+    """Durable state of one rotation flow (ConductorOne or Celigo)."""
+
+    current: OwnedCredential | None = Field(None, description="The credential the pods should use.")
+    previous: OwnedCredential | None = Field(None, description="The credential to revoke once pods moved.")
+    pending: OwnedCredential | None = Field(None, description="A new credential, stored, not yet rolled out.")
+    enabled_at: str | None = Field(None, description="When rotation was first seen enabled (schedule base).")
+    last_rotated_at: str | None = Field(None, description="When the last rotation of this flow finished.")
+    last_result: str | None = Field(None, description="Succeeded | Failed | Unsupported | OrphanPossible.")
+    unsupported: bool | None = Field(None, description="The API refused rotation (403/404): not tried again.")
+    requested: bool | None = Field(None, description="A rotation is asked for (annotation or schedule).")
+
+
+class RotationStatus(_Model):
+    """The rotation journal: every step is written here before the next one begins."""
+
+    step: Literal["Idle", "Requesting", "Stored", "RollingOut", "Revoking"] | None = Field(
+        None, description="Where the running rotation is (Idle: none)."
+    )
+    flow: Literal["ConductorOne", "Celigo"] | None = Field(None, description="Which flow the step belongs to.")
+    id: str | None = Field(None, description="Id of the running rotation (names its Secret and token).")
+    trigger: str | None = Field(None, description="Why it started: Schedule, Annotation or Expiry.")
+    started_at: str | None = Field(None, description="When the running rotation started.")
+    attempts: int | None = Field(None, description="Failed attempts of the current step (backoff).")
+    next_attempt_at: str | None = Field(None, description="Not before this time (backoff after failures).")
+    last_error: str | None = Field(None, description="Why the last attempt failed.")
+    rotate_now: str | None = Field(None, description="The last rotate-now annotation value acted on.")
+    credential_source: str | None = Field(
+        None, description="Where the connector's ConductorOne credential comes from: SourceSecret or Operator."
+    )
+    conductor_one: FlowStatus | None = Field(None, description="ConductorOne credential rotation.")
+    celigo: FlowStatus | None = Field(None, description="Celigo token rotation.")
+
+
 class CeligoConnectorStatus(_Model):
     """Observed state, written by the operator."""
 
@@ -258,7 +362,7 @@ class CeligoConnectorStatus(_Model):
     credentials: CredentialsStatus | None = Field(None, description="Credential version in use.")
     connector: ConnectorStatus | None = Field(None, description="The connector workload.")
     sync: dict[str, Any] | None = Field(None, description="ConductorOne sync status, when configured.")
-    rotation: dict[str, Any] | None = Field(None, description="Credential rotation journal.")
+    rotation: RotationStatus | None = Field(None, description="Credential rotation journal.")
 
 
 class CeligoConnector(_Model):
@@ -382,7 +486,7 @@ def _status_schema() -> dict[str, Any]:
     conditions["x-kubernetes-list-type"] = "map"
     conditions["x-kubernetes-list-map-keys"] = ["type"]
     conditions["items"]["properties"]["lastTransitionTime"]["format"] = "date-time"
-    for name in ("sync", "rotation"):
+    for name in ("sync",):
         node = schema["properties"][name]
         node.pop("additionalProperties", None)
         node["x-kubernetes-preserve-unknown-fields"] = True
