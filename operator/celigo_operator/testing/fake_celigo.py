@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -170,9 +170,17 @@ class Fault:
     region: str | None = None
     headers: dict[str, str] | None = None
     hits: int = 0
+    #: Hold a matching request until this event is set (or the fake stops), then answer as configured:
+    #: with ``arrived`` a test can act (e.g. kill a process) exactly while that request is in flight.
+    gate: threading.Event | None = None
+    arrived: threading.Event = field(default_factory=threading.Event, repr=False)
+    #: Only requests whose bearer token value satisfies this predicate (e.g. "not the old token").
+    match_token: Callable[[str], bool] | None = field(default=None, repr=False)
 
-    def matches(self, region: str, method: str, path: str) -> bool:
+    def matches(self, region: str, method: str, path: str, token: str = "") -> bool:
         if self.times is not None and self.hits >= self.times:
+            return False
+        if self.match_token is not None and not self.match_token(token):
             return False
         if self.region is not None and self.region != region:
             return False
@@ -580,8 +588,10 @@ class FakeCeligo:
     async def _answer(self, region: str, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
         if self.latency:
             await asyncio.sleep(self.latency)
+        bearer = request.headers.get("Authorization", "").partition(" ")[2].strip()
         with self._lock:
-            fault = next((f for f in self._faults if f.matches(region, request.method, request.path)), None)
+            fault = next((f for f in self._faults if f.matches(region, request.method, request.path, bearer)),
+                         None)
             if fault is not None:
                 fault.hits += 1
         if fault is not None:
@@ -601,6 +611,12 @@ class FakeCeligo:
             return self._route(region, request, body, account, token_record)
 
     async def _apply_fault(self, fault: Fault) -> web.StreamResponse | None:
+        fault.arrived.set()
+        if fault.gate is not None:
+            assert self._stopping is not None
+            # A threading.Event cannot be awaited; poll it, and give up when the server stops.
+            while not fault.gate.is_set() and not self._stopping.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
         hold = fault.hold if fault.timeout else fault.delay
         if hold > 0:
             # Wait on the stop event, not a bare sleep, so stop() never waits for a held request.

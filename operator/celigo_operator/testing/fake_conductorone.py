@@ -89,13 +89,18 @@ class Fault:
     hold: threading.Event | None = None
     method: str | None = None
     body: str | None = None
+    #: Only requests from this kind of client: "api" (registered API credentials) or "connector" (a
+    #: connector credential), by the token form's client id or the bearer token's owner.
+    client_kind: str | None = None
     hits: int = field(default=0, init=False)
     arrived: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, kind: str | None = None) -> bool:
         if self.times is not None and self.hits >= self.times:
             return False
         if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.client_kind is not None and self.client_kind != kind:
             return False
         return self.path_prefix is None or path.startswith(self.path_prefix)
 
@@ -601,8 +606,9 @@ class FakeConductorOne:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         method, path = request.method, request.path
+        kind = await self._client_kind(request) if any(f.client_kind for f in self._faults) else None
         with self._lock:
-            fault = next((f for f in self._faults if f.matches(method, path)), None)
+            fault = next((f for f in self._faults if f.matches(method, path, kind)), None)
             if fault is not None:
                 fault.hits += 1
         response: web.StreamResponse
@@ -628,6 +634,21 @@ class FakeConductorOne:
                 )
             )
         return response
+
+    async def _client_kind(self, request: web.Request) -> str | None:
+        """The kind of client behind a request (form client id or bearer token), for kind-scoped faults."""
+        client_id: str | None = None
+        if request.path.startswith(TOKEN_PATH) and request.content_type == "application/x-www-form-urlencoded":
+            value = (await request.post()).get("client_id")  # aiohttp caches the body for the handler
+            client_id = value if isinstance(value, str) else None
+        else:
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            with self._lock:
+                record = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+                client_id = record.client_id if record is not None else None
+        with self._lock:
+            client = self._clients.get(client_id) if client_id else None
+            return client.kind if client is not None else None
 
     async def _call(self, handler: Handler, request: web.Request) -> web.StreamResponse:
         try:
