@@ -194,3 +194,13 @@ def test_include_exclude_projections(fake_celigo: FakeCeligo, celigo_http: httpx
 def test_wrong_method_is_405(fake_celigo: FakeCeligo, celigo_http: httpx.Client, us_auth: dict[str, str]) -> None:
     r = celigo_http.post(fake_celigo.url_for("us") + "/v1/tokenInfo", headers=us_auth)
     assert r.status_code == 405 and codes(r) == ["method_not_allowed"]
+
+
+def test_a_bug_in_the_fake_answers_500_envelope(fake_celigo: FakeCeligo, celigo_http: httpx.Client,
+                                                us_auth: dict[str, str]) -> None:
+    account = fake_celigo.account("us")
+    account.users["ffffffffffffffffffffffff"] = {"_id": "ffffffffffffffffffffffff", "broken": object()}
+    account.touch_users()
+    r = celigo_http.get(fake_celigo.url_for("us") + "/v1/ashares", headers=us_auth)
+    assert r.status_code == 500 and codes(r) == ["internal_error"]
+    assert fake_celigo.requests[-1].status == 500

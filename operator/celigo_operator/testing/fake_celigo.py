@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
+import logging
 import math
 import random
 import re
@@ -39,6 +40,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from . import celigo_seed as seed
+
+log = logging.getLogger("celigo_operator.testing.fake_celigo")
 
 REGIONS: tuple[str, ...] = ("us", "eu")
 JSON_CT = "application/json; charset=utf-8"
@@ -582,6 +585,9 @@ class FakeCeligo:
             response = await self._answer(region, request, record)
         except _Reply as reply:
             response = reply.response
+        except Exception:  # a bug in the fake: answer like Celigo would, and say so loudly
+            log.exception("fake Celigo failed on %s %s", request.method, request.path)
+            response = envelope(500, "internal_error", "The fake Celigo server failed.")
         record.status = response.status
         return response
 
