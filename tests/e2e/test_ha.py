@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from celigo_operator.testing.harness import wait_for
+
 from support.world import world
 
 LEASE = {
