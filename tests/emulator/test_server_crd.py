@@ -114,3 +114,26 @@ def test_project_crd_registers_when_present(api: httpx.Client) -> None:
     plural = crd["spec"]["names"]["plural"]
     doc = api.get(f"/apis/{group}/{version}").json()
     assert plural in {x["name"] for x in doc["resources"]}
+
+
+def test_deprecated_version_warns_and_versions_share_storage(api: httpx.Client) -> None:
+    import copy
+
+    from .conftest import WIDGET_CRD
+
+    crd = copy.deepcopy(WIDGET_CRD)
+    old = copy.deepcopy(crd["spec"]["versions"][0])
+    old.update(name="v1beta1", storage=False, deprecated=True, deprecationWarning="use example.com/v1")
+    crd["spec"]["versions"].append(old)
+    assert api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd).status_code == 201
+    api.post(WIDGETS, json=widget("w"))
+    r = api.get("/apis/example.com/v1beta1/namespaces/default/widgets/w")
+    assert r.status_code == 200
+    assert r.json()["apiVersion"] == "example.com/v1beta1"
+    assert r.headers.get_list("warning") == ['299 - "use example.com/v1"']
+    assert "warning" not in api.get(f"{WIDGETS}/w").headers
+    versions = [
+        v["version"]
+        for v in next(g for g in api.get("/apis").json()["groups"] if g["name"] == "example.com")["versions"]
+    ]
+    assert versions == ["v1", "v1beta1"]

@@ -145,3 +145,9 @@ def test_request_log_records_rbac_verbs(emu: KubeEmulator, api: httpx.Client, wi
     assert log[0].user_agent == "tester/1.0" and log[0].status_code == 201
     assert log[-1].status_code == 404
     assert log[0].method == "POST" and log[0].path == WIDGETS
+
+
+def test_create_across_all_namespaces_is_405(api: httpx.Client) -> None:
+    r = api.post("/api/v1/configmaps", json=configmap("a"))
+    assert r.status_code == 405
+    assert r.json()["reason"] == "MethodNotAllowed"

@@ -1025,6 +1025,10 @@ class ApiServer:
         self.request_log.append(record)
         resp = await self._dispatch(request, route, parsed, watch, not_served, record)
         record.status_code = resp.status
+        if route is not None and route.info.deprecated and not resp.prepared and resp.status != 401:
+            info = route.info
+            text = info.deprecation_warning or f"{info.api_version} {info.kind} is deprecated"
+            resp.headers.add("Warning", '299 - "' + text.replace('"', '\\"') + '"')
         return resp
 
     async def _dispatch(
@@ -1303,6 +1307,9 @@ class ApiServer:
                 if watch:
                     return await self._watch(request, route, fault)
                 return self._list(request, route)
+            if info.namespaced and route.namespace is None:
+                # across all namespaces only list and watch are served
+                raise errors.method_not_allowed(info, "create" if method == "POST" else method.lower())
             if method == "POST":
                 ctx = self._ctx(request)
                 body, _ = await self._body(request)
