@@ -42,9 +42,17 @@ class World:
         self.secrets_seen: list[str] = []  # every secret value a test handed out: scanned for leaks
 
     # --- setup ---
-    def install_crd(self) -> None:
-        self.ext.create_custom_resource_definition(yaml.safe_load((ROOT / "crds" / "celigoconnectors.yaml").read_text()))
+    def install_crd(self, path: Path | None = None) -> None:
+        crd = yaml.safe_load((path or ROOT / "crds" / "celigoconnectors.yaml").read_text())
+        self.ext.create_custom_resource_definition(crd)
         self.core.create_namespace({"metadata": {"name": "celigo-operator"}})
+
+    def upgrade_crd(self, path: Path | None = None) -> None:
+        """Replace the CRD in place, as `kubectl apply` of a newer release would."""
+        crd = yaml.safe_load((path or ROOT / "crds" / "celigoconnectors.yaml").read_text())
+        current = self.ext.read_custom_resource_definition(crd["metadata"]["name"])
+        crd["metadata"]["resourceVersion"] = current.metadata.resource_version
+        self.ext.replace_custom_resource_definition(crd["metadata"]["name"], crd)
 
     def start_operator(self, log_name: str = "operator.log", **extra_env: str) -> OperatorProcess:
         env = operator_env(
@@ -165,14 +173,16 @@ class World:
 
 
 @contextmanager
-def world(workdir: Path, *, start_operator: bool = True, **operator_env_extra: str) -> Iterator[World]:
+def world(
+    workdir: Path, *, start_operator: bool = True, crd: Path | None = None, **operator_env_extra: str
+) -> Iterator[World]:
     settings = EmulatorSettings(rollout_delay=0.05, bookmark_interval=1.0, gc_interval=0.02)
     with ExitStack() as stack:
         emu = stack.enter_context(KubeEmulator(settings=settings))
         celigo = stack.enter_context(FakeCeligo())
         c1 = stack.enter_context(FakeConductorOne())
         w = World(emu, celigo, c1, workdir)
-        w.install_crd()
+        w.install_crd(crd)
         if start_operator:
             stack.callback(lambda: w.operator and w.operator.stop())
             w.start_operator(**operator_env_extra)
