@@ -10,6 +10,7 @@ import asyncio
 import base64
 import datetime as dt
 import ipaddress
+import logging
 import secrets
 import ssl
 import tempfile
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     import kubernetes.client
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -330,7 +332,11 @@ class KubeEmulator:
 
     async def _gc_loop(self) -> None:
         while True:
-            self.server.core.collect_garbage()
+            try:
+                self.server.core.collect_garbage()
+            except Exception:  # a bug must not silently stop garbage collection for the rest of the run
+                log.exception("kube emulator: garbage collection pass failed")
+                self.server.core.gc_dirty = True
             await asyncio.sleep(self.settings.gc_interval)
 
     async def _shutdown(self) -> None:

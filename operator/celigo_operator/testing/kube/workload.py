@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import logging
 import math
 import random
 import time
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .resources import ResourceInfo
     from .store import ChangeEvent
 
+log = logging.getLogger(__name__)
 DEPLOYMENTS = "deployments.apps"
 REPLICASETS = "replicasets.apps"
 PODS = "pods"
@@ -119,7 +121,8 @@ class WorkloadController:
             self._wake.clear()
             try:
                 next_due = self.reconcile()
-            except errors.ApiError:
+            except Exception:  # a bug must not silently stop every rollout for the rest of the run
+                log.exception("kube emulator: workload reconcile failed")
                 next_due = time.monotonic() + self.settings.rollout_delay
             timeout = None if next_due is None else max(0.0, next_due - time.monotonic())
             # asyncio.wait (not wait_for): on 3.11 wait_for can swallow a cancellation racing a wake-up.
