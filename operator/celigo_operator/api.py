@@ -329,6 +329,10 @@ class FlowStatus(_Model):
     last_result: str | None = Field(None, description="Succeeded | Failed | Unsupported | OrphanPossible.")
     unsupported: bool | None = Field(None, description="The API refused rotation (403/404): not tried again.")
     requested: bool | None = Field(None, description="A rotation is asked for (annotation or schedule).")
+    requested_by: str | None = Field(None, description="Annotation or Schedule.")
+    last_message: str | None = Field(None, description="Why the last rotation of this flow failed or stopped.")
+    expires_at: str | None = Field(None, description="When the credential in use expires, when it can be read.")
+    expiry_checked_at: str | None = Field(None, description="When that expiry was last read.")
 
 
 class RotationStatus(_Model):

@@ -22,7 +22,8 @@ from celigo_operator.config import OperatorConfig
 from celigo_operator.health import CeligoHealth, HealthChecker
 from celigo_operator.kube import Kube, KubeError
 from celigo_operator.manifests import ConnectorCredentials, Owner
-from celigo_operator.sources import CredentialProblem, credentials_from_secret
+from celigo_operator.rotation import Context, RotationSettings, Rotator, merge_credentials
+from celigo_operator.sources import CredentialProblem
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ _SECRET_REASONS = frozenset(
         "SecretUnreadable",
         "NewCredentialsRejected",
         "VerificationPending",
+        "OwnedCredentialMissing",
     }
 )
 
@@ -111,11 +113,19 @@ _SECRET_REASONS = frozenset(
 class Reconciler:
     """Holds the operator-wide collaborators; `reconcile(body)` is the one entry point."""
 
-    def __init__(self, kube: Kube, config: OperatorConfig, hmac_key: bytes, health: HealthChecker) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        config: OperatorConfig,
+        hmac_key: bytes,
+        health: HealthChecker,
+        rotation: RotationSettings | None = None,
+    ) -> None:
         self.kube = kube
         self.config = config
         self.hmac_key = hmac_key
         self.health = health
+        self.rotator = Rotator(kube, config, health, rotation or RotationSettings.from_env())
 
     async def reconcile(self, body: Mapping[str, Any], *, check_now: bool = False) -> Outcome:
         """Converge one resource. `check_now` forces the Celigo/ConductorOne checks (create, update)."""
@@ -167,7 +177,26 @@ class Reconciler:
             except KubeError as exc:
                 computed.append(Cond.false(cond.RECONCILED, "ApplyFailed", f"Kubernetes API: {exc}"))
 
-        computed.append(await self._observe(owner, status, outcome.deployment))
+        available = await self._observe(owner, status, outcome.deployment)
+        computed.append(available)
+
+        if problem is None and not spec.suspend:
+            cred_status = status.get("credentials") or {}
+            rolled = (
+                creds is not None
+                and available.status == "True"
+                and cred_status.get("version") == manifests.credentials_version(self.hmac_key, creds)
+                and cred_status.get("lastRotationResult") == "Succeeded"
+            )
+            ctx = Context(owner=owner, spec=spec, body=body, status=status, rolled=rolled, due=due)
+            try:
+                rotated = await self.rotator.advance(ctx)
+            except KubeError as exc:
+                computed.append(Cond.unknown(cond.ROTATION, "JournalWriteFailed", f"Kubernetes API: {exc}"))
+            else:
+                computed += rotated.conditions
+                drop += rotated.drop
+                outcome.events += [Event(n.type, n.reason, n.message) for n in rotated.notes]
 
         if due:
             if celigo is None and creds is not None:
@@ -210,22 +239,29 @@ class Reconciler:
         """
         ref = spec.credentials_secret_ref
         where = f"Secret {owner.namespace}/{ref.name}"
+        cred_status: dict[str, Any] = dict(status.get("credentials") or {})
         try:
             source = await self.kube.get_secret(owner.namespace, ref.name)
-            creds = credentials_from_secret(source, ref, owner.namespace)
+            owned = await self.rotator.owned_values(owner, spec, status)
+            creds = merge_credentials(source, ref, owner.namespace, owned)
         except CredentialProblem as exc:
-            return Cond.false(cond.CREDENTIALS_VALID, exc.reason, exc.message), None, None
+            message = exc.message
+            if cred_status.get("version"):
+                message += (
+                    f" Nothing is rolled out: the connector keeps running with the last verified credentials "
+                    f"(version {cred_status['version'][:12]})."
+                )
+            return Cond.false(cond.CREDENTIALS_VALID, exc.reason, message), None, None
         except KubeError as exc:
             return (
                 Cond.unknown(cond.CREDENTIALS_VALID, "SecretUnreadable", f"Reading {where} failed: {exc}"),
                 None,
                 None,
             )
-        cred_status: dict[str, Any] = dict(status.get("credentials") or {})
         version = manifests.credentials_version(self.hmac_key, creds)
         current = cred_status.get("version")
         if version == current:
-            cred_status.pop("rejectedVersion", None)
+            cred_status["rejectedVersion"] = None
             status["credentials"] = cred_status
             if last is not None and last.get("reason") not in _SECRET_REASONS:
                 return None, creds, None  # Celigo's last verdict on the running token stands until re-checked
@@ -238,7 +274,7 @@ class Reconciler:
             return None, None, None
         checked = await self.health.check_celigo(spec.region, creds.access_token)
         if checked.token_accepted:
-            cred_status.pop("rejectedVersion", None)
+            cred_status["rejectedVersion"] = None
             status["credentials"] = cred_status
             return checked.credentials, creds, checked
         if checked.transient:
