@@ -69,6 +69,12 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     async def resumed(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
         await runtime.handle(body, logger)
 
+    # optional: kopf adds no finalizer of its own; the operator adds one only while it holds a ConductorOne
+    # credential it created, and this handler revokes that credential and removes the finalizer.
+    @kopf.on.delete(*RESOURCE, registry=registry, optional=True)
+    async def deleted(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+        await runtime.finalize(body, logger)
+
     @kopf.timer(
         *RESOURCE, registry=registry, interval=config.tick_interval, initial_delay=config.tick_interval
     )

@@ -181,6 +181,22 @@ class Kube:
             )
         )
 
+    async def patch_connector_metadata(self, namespace: str, name: str, metadata: Mapping[str, Any]) -> dict:
+        """Merge-patch metadata (finalizers; include resourceVersion to make it conditional)."""
+        return dict(
+            await self._call(
+                api.KIND,
+                name,
+                self._custom.patch_namespaced_custom_object,
+                api.GROUP,
+                api.VERSION,
+                namespace,
+                api.PLURAL,
+                name,
+                {"metadata": dict(metadata)},
+            )
+        )
+
     # --- the operator's own HMAC key ---
     async def load_or_create_hmac_key(self, namespace: str, name: str) -> bytes:
         """The stable key behind every credentials version: created once, then only read, so an operator

@@ -17,7 +17,7 @@ from typing import Any
 import kopf
 from kubernetes import client as k8s
 
-from celigo_operator import api, handlers
+from celigo_operator import api, handlers, rotation
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube
@@ -113,6 +113,17 @@ class Runtime:
                 return
             outcome = await self.reconciler.reconcile(latest, check_now=check_now)
             await self._publish(latest, outcome, logger)
+
+    async def finalize(self, body: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+        """Deletion of a resource holding an operator-created ConductorOne credential: revoke it (bounded)."""
+        assert self.reconciler is not None
+        try:
+            note = await self.reconciler.rotator.finalize(body)
+        except rotation.Wait as wait:
+            raise kopf.TemporaryError(wait.message, delay=max(1.0, self.config.tick_interval)) from None
+        if note is not None:
+            logger.info("%s: %s", note.reason, note.message)
+            kopf.event(dict(body), type=note.type, reason=note.reason, message=note.message)
 
     async def _publish(
         self, body: Mapping[str, Any], outcome: Outcome, logger: logging.Logger | logging.LoggerAdapter[Any]
