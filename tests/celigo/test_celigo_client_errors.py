@@ -26,6 +26,7 @@ from celigo_operator.celigo import (
     Unauthorized,
     Unavailable,
     parse_retry_after,
+    shared_rate_limiter,
 )
 from celigo_operator.testing.fake_celigo import FakeCeligo, Fault
 
@@ -268,8 +269,9 @@ async def test_shared_limiter_prevents_429s(fake: FakeCeligo) -> None:
     assert fake.count() == 60 and fake.count(status=429) == 0
 
 
-async def test_without_limiter_the_same_load_hits_429(fake: FakeCeligo) -> None:
-    fake.set_rate_limit(bucket_size=40, refill_per_second=100.0)
+async def test_without_limiter_a_burst_beyond_the_bucket_hits_429(fake: FakeCeligo) -> None:
+    # Slow refill so a loaded machine cannot serve the burst slower than the bucket refills.
+    fake.set_rate_limit(bucket_size=40, refill_per_second=10.0)
     async with CeligoClient(fake.default_token(), base_url=fake.url_for("us"), max_retries=0) as c:
         results = await asyncio.gather(*(c.token_info() for _ in range(120)), return_exceptions=True)
     assert any(isinstance(r, RateLimited) for r in results)
@@ -304,3 +306,14 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("-4") == 0.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None and parse_retry_after("nan") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=lambda: 1445412480.0) == 10.0
+
+
+def test_shared_rate_limiter_is_one_per_account_token() -> None:
+    from celigo_operator.celigo import client as client_module
+
+    token = "tok" + "e" * 29
+    first = shared_rate_limiter(token, "us")
+    assert shared_rate_limiter(token, "us") is first
+    assert shared_rate_limiter(token, "eu") is not first
+    assert shared_rate_limiter("other" + token, "us") is not first
+    assert all(token not in key for key in client_module._SHARED_LIMITERS)

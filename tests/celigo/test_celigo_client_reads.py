@@ -198,3 +198,14 @@ async def test_ids_cannot_escape_their_path_segment(client: CeligoClient, fake: 
         with pytest.raises(ValueError):
             await client.get_user(bad)
     assert fake.count() == 0
+
+
+async def test_probe_regions_reports_unreachable_regions(fake: FakeCeligo) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result = await probe_regions(fake.default_token("eu"), {"us": dead, "eu": fake.url_for("eu")}, max_retries=0)
+    assert result["eu"] is True
+    assert isinstance(result["us"], CeligoError) and result["us"].status_code is None
