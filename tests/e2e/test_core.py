@@ -200,3 +200,33 @@ def test_secret_value_never_appears_outside_the_owned_secret(w: World) -> None:
         for canary in canaries:
             assert canary not in blob
             assert base64.b64encode(canary.encode()).decode() not in blob
+
+
+@pytest.mark.kubectl
+def test_kubectl_apply_names_the_bad_field(w: World, tmp_path: Path) -> None:
+    from celigo_operator.testing.harness import Kubectl
+
+    ns = w.namespace()
+    k = Kubectl(w.kubeconfig, namespace=ns)
+    cases = {
+        "region": ("spec: {region: xx, credentialsSecretRef: {name: c}}", 'spec.region: Unsupported value: "xx"'),
+        "unknown": ("spec: {regoin: eu, credentialsSecretRef: {name: c}}", 'unknown field "spec.regoin"'),
+        "ref": ("spec: {region: us}", "spec.credentialsSecretRef: Required value"),
+        "interval": ("spec: {credentialsSecretRef: {name: c}, healthCheck: {interval: 10s}}", "spec.healthCheck.interval"),
+    }
+    for name, (spec, expected) in cases.items():
+        manifest = f"apiVersion: celigo-operator.io/v1alpha1\nkind: CeligoConnector\nmetadata: {{name: {name}}}\n{spec}\n"
+        result = k.run("apply", "-f", "-", input=manifest, check=False)
+        assert result.returncode != 0, name
+        assert expected in result.stderr, (name, result.stderr)
+    assert "No resources found" in k.run("get", "celigoconnectors").stderr
+
+
+@pytest.mark.kubectl
+def test_kubectl_explain_documents_the_spec(w: World) -> None:
+    from celigo_operator.testing.harness import Kubectl
+
+    out = Kubectl(w.kubeconfig)("explain", "celigoconnectors.spec")
+    for field in ("credentialsSecretRef", "region", "healthCheck", "suspend", "conductorOne"):
+        assert field in out
+    assert "opt-in" in Kubectl(w.kubeconfig)("explain", "celigoconnectors.spec.credentialsSecretRef.name")
