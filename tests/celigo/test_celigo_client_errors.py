@@ -194,9 +194,9 @@ async def test_timeout_retried_then_raised(make_client: Callable[..., CeligoClie
 
 async def test_timeout_then_success(make_client: Callable[..., CeligoClient], fake: FakeCeligo) -> None:
     fake.inject(Fault(timeout=True))
-    async with make_client(timeout=0.2) as c:
+    async with make_client(timeout=0.5) as c:
         assert (await c.token_info()).full_access
-    assert fake.count() == 2
+    assert fake.count() >= 2 and fake.requests[0].status is None  # the first is still held by the fake
 
 
 async def test_slow_answer_within_timeout_is_fine(make_client: Callable[..., CeligoClient], fake: FakeCeligo) -> None:

@@ -103,12 +103,12 @@ def test_rate_limit_bucket_answers_429_with_retry_after(celigo_http: httpx.Clien
 
 
 def test_rate_limit_bucket_refills(celigo_http: httpx.Client) -> None:
-    with FakeCeligo(bucket_size=2, refill_per_second=50.0) as fake:
+    with FakeCeligo(bucket_size=2, refill_per_second=4.0) as fake:
         auth = {"Authorization": f"Bearer {fake.default_token()}"}
         url = fake.url_for("us") + "/v1/tokenInfo"
         statuses = [celigo_http.get(url, headers=auth).status_code for _ in range(6)]
         assert 429 in statuses
-        time.sleep(0.1)  # 50/s refills at least 2 requests' worth
+        time.sleep(0.6)  # 4/s refills at least 2 requests' worth
         assert celigo_http.get(url, headers=auth).status_code == 200
         fake.rate_limit = False
         assert all(celigo_http.get(url, headers=auth).status_code == 200 for _ in range(10))
