@@ -337,11 +337,11 @@ class Core:
             part = {"status": new.get("status")} if "status" in new else {}
         else:
             part = {k: v for k, v in new.items() if k not in ("apiVersion", "kind", "status")}
-            if "status" in new and not (info.has_subresource("status") or info.custom):
+            if "status" in new and not info.has_subresource("status"):
                 part["status"] = new["status"]
             meta = {
                 k: v
-                for k, v in part.get("metadata", {}).items()
+                for k, v in (part.get("metadata") or {}).items()
                 if k in ("labels", "annotations", "finalizers", "ownerReferences")
             }
             part["metadata"] = meta

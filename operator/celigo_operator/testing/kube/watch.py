@@ -133,10 +133,10 @@ async def serve_watch(request: web.Request, store: Store, spec: WatchSpec) -> we
             except TooOld as exc:
                 expired = str(exc)
                 backlog = []
-            for ev in backlog:
-                kind = translate(ev, spec.match)
+            for past in backlog:
+                kind = translate(past, spec.match)
                 if kind:
-                    initial.append(_line(kind, spec.render(ev.obj)))
+                    initial.append(_line(kind, spec.render(past.obj)))
         if spec.expire:
             expired = f"too old resource version: {spec.since or 0} ({store.resource_version})"
         sent_rv = store.resource_version
@@ -173,6 +173,7 @@ async def serve_watch(request: web.Request, store: Store, spec: WatchSpec) -> we
             wait_until = min(deadline, now + 1.0)
             if spec.bookmarks:
                 wait_until = min(wait_until, next_bookmark if not final_done else wait_until)
+            ev: ChangeEvent | None
             getter = asyncio.ensure_future(q.get())
             try:
                 done, _ = await asyncio.wait({getter}, timeout=max(0.0, wait_until - now))

@@ -304,7 +304,7 @@ class WorkloadController:
         selector = copy.deepcopy((dep.get("spec") or {}).get("selector") or {})
         selector.setdefault("matchLabels", {})["pod-template-hash"] = phash
         spec = dep.get("spec") or {}
-        body = {
+        body: dict[str, Any] = {
             "apiVersion": "apps/v1",
             "kind": "ReplicaSet",
             "metadata": {
@@ -665,7 +665,9 @@ class WorkloadController:
 
     @staticmethod
     def _running(c: dict, status: dict, ts: str) -> dict:
-        prev = next((s for s in status.get("containerStatuses") or [] if s.get("name") == c.get("name")), {})
+        prev: dict[str, Any] = next(
+            (s for s in status.get("containerStatuses") or [] if s.get("name") == c.get("name")), {}
+        )
         if "running" in (prev.get("state") or {}):
             return prev
         image = c.get("image", "")
