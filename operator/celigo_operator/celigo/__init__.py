@@ -1,6 +1,15 @@
 """The embedded Celigo integrator.io client: async httpx, typed models, typed errors.
 
-See client.py for retry/timeout/secret-handling rules and errors.py for what each error means.
+Typical use (health check and status inventory)::
+
+    limiter = shared_rate_limiter(token, region)          # one per account, shared by every check
+    async with CeligoClient(token, region=region, base_url=operator_configured_url,
+                            rate_limiter=limiter, http=shared_pool) as celigo:
+        info = await celigo.token_info()                  # Unauthorized -> token bad (or other region)
+        inventory = await celigo.inventory()              # .model_dump(by_alias=True) -> status shape
+
+``probe_regions(token, base_urls)`` tells "wrong region" from "bad token". See client.py for the
+retry/timeout/secret rules and errors.py for what each error means and how to react to it.
 """
 
 from .client import (
