@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -192,3 +193,31 @@ def test_latency_knob_and_connection_reuse(fake_celigo: FakeCeligo, celigo_http:
     for _ in range(4):
         assert celigo_http.get(fake_celigo.url_for("us") + "/v1/tokenInfo", headers=us_auth).status_code == 200
     assert len({r.peer for r in fake_celigo.requests}) == 1  # keep-alive honoured
+
+
+def test_gate_holds_a_request_until_released(fake_celigo: FakeCeligo, us_auth: dict[str, str]) -> None:
+    gate = threading.Event()
+    fault = fake_celigo.inject(Fault(path_prefix="/v1/tokenInfo", gate=gate))
+    result: list[int] = []
+
+    def call() -> None:
+        with httpx.Client(timeout=10) as c:
+            result.append(c.get(fake_celigo.url_for("us") + "/v1/tokenInfo", headers=us_auth).status_code)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    assert fault.arrived.wait(10)
+    worker.join(0.2)
+    assert worker.is_alive() and result == []  # still held
+    gate.set()
+    worker.join(10)
+    assert result == [200]  # no status/body configured: released into the normal answer
+
+
+def test_fault_can_match_by_token(fake_celigo: FakeCeligo, celigo_http: httpx.Client) -> None:
+    old = fake_celigo.default_token()
+    new = fake_celigo.add_token("us")
+    fake_celigo.inject(Fault(status=503, times=None, match_token=lambda t: t != old))
+    url = fake_celigo.url_for("us") + "/v1/tokenInfo"
+    assert celigo_http.get(url, headers={"Authorization": f"Bearer {old}"}).status_code == 200
+    assert celigo_http.get(url, headers={"Authorization": f"Bearer {new}"}).status_code == 503
