@@ -280,3 +280,10 @@ def test_values_schema_accepts_every_documented_value() -> None:
     chart = helm.Chart.load(CHART)
     for values in VARIANTS.values():
         chart.validate_schema(values)
+
+
+def test_inconsistent_values_fail_the_render_with_a_reason() -> None:
+    with pytest.raises(helm.HelmRenderError, match=r"metrics\.serviceMonitor\.enabled needs metrics\.service\.enabled"):
+        render_chart({"metrics": {"serviceMonitor": {"enabled": True}, "service": {"enabled": False}}})
+    with pytest.raises(helm.HelmRenderError, match=r"serviceAccount\.name is required"):
+        render_chart({"serviceAccount": {"create": False}})

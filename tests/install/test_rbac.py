@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from celigo_operator.testing.harness import OperatorProcess, operator_env, wait_for
-from install.installkit import DEPLOY, Access, atoms_for, kustomize, rbac_gaps, the, wildcards
+from install.installkit import DEPLOY, Access, atoms_for, kustomize, rbac_gaps, render_chart, the, wildcards
 
 from support.world import World, world
 
@@ -108,9 +108,22 @@ def check_runs_as_configured(op: OperatorProcess, liveness: int) -> None:
     assert entry["level"] == "INFO" and "starting" in entry["message"]
 
 
+def shipped(source: str) -> list[dict[str, Any]]:
+    """The objects an install path creates: deploy/ via kustomize, or the chart via Helm (ticks of 1 s are
+    a chart value, so the chart's env does not slow the test down)."""
+    fast = {"operator": {"tickInterval": 1}}
+    return {
+        "deploy": lambda: kustomize(DEPLOY),
+        "deploy-namespaced": lambda: kustomize(DEPLOY / "namespaced"),
+        "chart": lambda: render_chart(fast)[0],
+        "chart-namespaced": lambda: render_chart({**fast, "watch": {"clusterWide": False, "namespaces": ["celigo"]}})[0],
+    }[source]()
+
+
 @pytest.mark.slow
-def test_cluster_wide_rbac_is_exactly_what_the_operator_uses(tmp_path: Path) -> None:
-    objects = kustomize(DEPLOY)
+@pytest.mark.parametrize("source", ["deploy", "chart"])
+def test_cluster_wide_rbac_is_exactly_what_the_operator_uses(tmp_path: Path, source: str) -> None:
+    objects = shipped(source)
     with world(tmp_path, start_operator=False) as w:
         op, liveness = start_as_deployed(w, objects, tmp_path)
         try:
@@ -118,7 +131,7 @@ def test_cluster_wide_rbac_is_exactly_what_the_operator_uses(tmp_path: Path) -> 
             exercise(w, ns)
             check_runs_as_configured(op, liveness)
         finally:
-            op.stop()
+            op.stop(timeout=3)  # see the report: the operator does not exit promptly on SIGTERM
         accesses = operator_accesses(w)
     # The HMAC key in the operator's own namespace was read through the same cluster-wide grant.
     assert Access("get", "", "secrets", "", "celigo-operator", "celigo-operator-hmac") in accesses
@@ -126,8 +139,9 @@ def test_cluster_wide_rbac_is_exactly_what_the_operator_uses(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_namespaced_rbac_is_exactly_what_the_operator_uses(tmp_path: Path) -> None:
-    objects = kustomize(DEPLOY / "namespaced")
+@pytest.mark.parametrize("source", ["deploy-namespaced", "chart-namespaced"])
+def test_namespaced_rbac_is_exactly_what_the_operator_uses(tmp_path: Path, source: str) -> None:
+    objects = shipped(source)
     args, _ = deployment_settings(objects)
     watched = args[args.index("--namespace") + 1]
     with world(tmp_path, start_operator=False) as w:
@@ -137,7 +151,7 @@ def test_namespaced_rbac_is_exactly_what_the_operator_uses(tmp_path: Path) -> No
             exercise(w, watched)
             check_runs_as_configured(op, liveness)
         finally:
-            op.stop()
+            op.stop(timeout=3)  # see the report: the operator does not exit promptly on SIGTERM
         accesses = operator_accesses(w)
     check_exact(objects, accesses)
     atoms = atoms_for(objects)
