@@ -83,6 +83,7 @@ def kopf_operator(emu: KubeEmulator, tmp_path: Path) -> Iterator[list[str]]:
     settings = kopf.OperatorSettings()
     settings.watching.server_timeout = 30
     settings.posting.level = 20
+    settings.networking.error_backoffs = [0.05, 0.1]  # retry injected API errors quickly
     stop = threading.Event()
     ready = threading.Event()
     errors: list[BaseException] = []
@@ -154,3 +155,23 @@ def test_kopf_create_update_delete(emu: KubeEmulator, api: httpx.Client, kopf_op
     assert ("watch", "widgets", "") in verbs
     assert ("patch", "widgets", "status") in verbs
     assert ("create", "events", "") in verbs
+
+
+def test_kopf_retries_through_injected_faults(
+    emu: KubeEmulator, api: httpx.Client, kopf_operator: list[str]
+) -> None:
+    from celigo_operator.testing.kube import Fault
+
+    watch_fault = emu.faults.add(Fault(resource="widgets", drop_watch=True, status=None))
+    status_fault = emu.faults.add(Fault(method="PATCH", resource="widgets", subresource="status", status=500))
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    assert api.post(crds, json=copy.deepcopy(WIDGET_CRD)).status_code == 201
+    api.post(WIDGETS, json=widget("w2"))
+    wait_for(lambda: (api.get(f"{WIDGETS}/w2").json().get("status") or {}).get("phase") == "Created")
+    assert watch_fault.hits == 1 and status_fault.hits == 1
+    status_patches = [
+        r.status_code for r in emu.request_log if r.subresource == "status" and r.method == "PATCH"
+    ]
+    assert status_patches[0] == 500 and status_patches[-1] == 200
+    watches = [r for r in emu.request_log if r.verb == "watch" and r.resource == "widgets"]
+    assert len(watches) >= 2  # kopf watched again after the dropped connection
