@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from celigo_operator import celigo
+from celigo_operator import celigo, metrics
 from celigo_operator import conditions as cond
 from celigo_operator.api import CeligoConnectorSpec, parse_duration
 from celigo_operator.conditions import Cond, utcnow
@@ -138,9 +138,17 @@ class HealthChecker:
 
     def __init__(self, config: OperatorConfig) -> None:
         self.config = config
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
+        # One pool per outside system, each counting its responses by endpoint template and status.
         self.http = httpx.AsyncClient(
             timeout=config.celigo_timeout,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            limits=limits,
+            event_hooks={"response": [metrics.httpx_response_hook("celigo")]},
+        )
+        self.c1_http = httpx.AsyncClient(
+            timeout=config.celigo_timeout,
+            limits=limits,
+            event_hooks={"response": [metrics.httpx_response_hook("conductorone")]},
         )
         self._limiters: dict[str, celigo.RateLimiter] = {}
         self._c1_clients: OrderedDict[str, ConductorOneClient] = OrderedDict()
@@ -148,6 +156,7 @@ class HealthChecker:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.c1_http.aclose()
 
     def interval(self, spec: CeligoConnectorSpec) -> float:
         return parse_duration(spec.health_check.interval)
@@ -163,7 +172,7 @@ class HealthChecker:
                 base_url=self.config.conductorone_base_url,
                 timeout=self.config.celigo_timeout,
                 max_retries=1,
-                http=self.http,
+                http=self.c1_http,
             )
         self._c1_clients[key] = client
         while len(self._c1_clients) > 256:

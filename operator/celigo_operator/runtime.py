@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from typing import Any
 import kopf
 from kubernetes import client as k8s
 
-from celigo_operator import api, handlers, rotation
+from celigo_operator import api, handlers, metrics, rotation
+from celigo_operator import conditions as cond
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube
@@ -85,6 +87,8 @@ class Runtime:
             self.config.operator_namespace, self.config.hmac_secret_name
         )
         self.health = HealthChecker(self.config)
+        if self.config.metrics_port:
+            metrics.start_metrics_server(self.config.metrics_port)
         self.reconciler = Reconciler(self.kube, self.config, key, self.health)
 
     async def cleanup(self) -> None:
@@ -105,16 +109,26 @@ class Runtime:
         uid = body["metadata"]["uid"]
         async with self.locks[uid]:
             meta = body["metadata"]
-            # The body a handler got may be older than what a concurrent tick just wrote.
-            latest = await self.kube.get_connector(meta["namespace"], meta["name"])
-            if latest is None or latest["metadata"].get("uid") != uid:
-                return
-            if latest["metadata"].get("deletionTimestamp"):
-                return
-            outcome = await self.reconciler.reconcile(latest, check_now=check_now)
-            await self._publish(latest, outcome, logger)
+            started = time.monotonic()
+            error: str | None = None
+            try:
+                # The body a handler got may be older than what a concurrent tick just wrote.
+                latest = await self.kube.get_connector(meta["namespace"], meta["name"])
+                if latest is None or latest["metadata"].get("uid") != uid:
+                    return
+                if latest["metadata"].get("deletionTimestamp"):
+                    return
+                outcome = await self.reconciler.reconcile(latest, check_now=check_now)
+                await self._publish(latest, outcome, logger)
+            except Exception as exc:
+                error = type(exc).__name__
+                raise
+            finally:
+                metrics.observe_reconcile(meta["namespace"], meta["name"], time.monotonic() - started, error)
 
-    async def finalize(self, body: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+    async def finalize(
+        self, body: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
+    ) -> None:
         """Deletion of a resource holding an operator-created ConductorOne credential: revoke it (bounded)."""
         assert self.reconciler is not None
         try:
@@ -124,12 +138,23 @@ class Runtime:
         if note is not None:
             logger.info("%s: %s", note.reason, note.message)
             kopf.event(dict(body), type=note.type, reason=note.reason, message=note.message)
+        metrics.forget_connector(body["metadata"]["namespace"], body["metadata"]["name"])
 
     async def _publish(
         self, body: Mapping[str, Any], outcome: Outcome, logger: logging.Logger | logging.LoggerAdapter[Any]
     ) -> None:
         assert self.kube is not None
         meta = body["metadata"]
+        conditions = outcome.status.get("conditions")
+        ready = cond.find(conditions, cond.READY)
+        metrics.set_ready(meta["namespace"], meta["name"], ready["status"] if ready else None)
+        checked = outcome.status.get("lastCheckTime")
+        if checked and checked != (body.get("status") or {}).get("lastCheckTime"):
+            healthy = all(
+                (c := cond.find(conditions, t)) is None or c["status"] == "True"
+                for t in (cond.CREDENTIALS_VALID, cond.CELIGO_REACHABLE)
+            )
+            metrics.health_checked(meta["namespace"], meta["name"], healthy)
         patch = status_to_write(body.get("status"), outcome.status, self.config.status_refresh)
         if patch is not None:
             await self.kube.patch_connector_status(meta["namespace"], meta["name"], patch)
