@@ -7,10 +7,9 @@ inventory: at most 3 calls plus pagination. The mapping from outcomes to conditi
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,18 +49,15 @@ class CeligoHealth:
         return self.credentials is None
 
 
-def inventory_of(users: list[Any], integrations: list[Any], checked_at: str) -> dict[str, Any]:
-    """Counts the connector will see: users per access level, integration-only users, integrations."""
-    levels = Counter(getattr(u, "access_level", None) for u in users)
+def inventory_status(inv: celigo.Inventory, checked_at: str) -> dict[str, Any]:
+    """The status shape of an inventory: only the fields the CRD's status schema has (extra ones would be
+    pruned by the API server and make every comparison look like a change)."""
+    roles = inv.roles.model_dump(by_alias=True)
     return {
-        "users": len(users),
-        "integrationOnlyUsers": levels.get(None, 0),
-        "integrations": len(integrations),
-        "roles": {
-            "administrator": levels.get("administrator", 0),
-            "manage": levels.get("manage", 0),
-            "monitor": levels.get("monitor", 0),
-        },
+        "users": inv.users,
+        "integrationOnlyUsers": inv.integration_only_users,
+        "integrations": inv.integrations,
+        "roles": {level: int(roles.get(level, 0)) for level in ("administrator", "manage", "monitor")},
         "checkedAt": checked_at,
     }
 
@@ -220,14 +216,14 @@ class HealthChecker:
         )
         if inventory:
             try:
-                users, integrations = await asyncio.gather(client.list_users(), client.list_integrations())
+                inventory = await client.inventory()
             except celigo.errors.CeligoError as exc:
                 failed = outcome_for_error(exc, region)
                 health.reachable = failed.reachable if failed.transient else health.reachable
                 if not failed.transient:
                     health.credentials = failed.credentials
                 return health
-            health.inventory = inventory_of(users, integrations, utcnow())
+            health.inventory = inventory_status(inventory, utcnow())
         return health
 
     async def check_conductorone(
