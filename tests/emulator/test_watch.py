@@ -7,6 +7,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from celigo_operator.testing.kube import Fault, KubeEmulator
 
@@ -173,3 +174,18 @@ def test_send_initial_events_ends_with_marked_bookmark(api: httpx.Client) -> Non
     )
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_client_leaving_mid_stream_is_not_an_error(
+    emu: KubeEmulator, api: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.post(CMS, json=configmap("a"))
+    with api.stream(
+        "GET", CMS, params={"watch": "true", "timeoutSeconds": "30", "allowWatchBookmarks": "true"}
+    ) as r:
+        next(r.iter_lines())
+    for i in range(20):
+        api.post(CMS, json=configmap(f"after{i}"))
+    assert len(watch_events(api, CMS, timeoutSeconds=1)) == 21
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == []

@@ -122,6 +122,7 @@ async def serve_watch(request: web.Request, store: Store, spec: WatchSpec) -> we
     """Stream watch events as JSON lines until timeout, client disconnect or shutdown."""
     hub = store.hub
     q = hub.subscribe(spec.resource)
+    resp: web.StreamResponse | None = None
     try:
         initial: list[bytes] = []
         expired: str | None = "too old resource version: 0 (0)" if spec.expire else None
@@ -198,6 +199,11 @@ async def serve_watch(request: web.Request, store: Store, spec: WatchSpec) -> we
                 sent_rv = ev.rv
         with contextlib.suppress(ConnectionError, RuntimeError):
             await resp.write_eof()
+        return resp
+    except ConnectionError:
+        # the client went away mid-write (aiohttp's ClientConnectionResetError): the watch simply ends
+        if resp is None:
+            raise
         return resp
     finally:
         hub.unsubscribe(spec.resource, q)
