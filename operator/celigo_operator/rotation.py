@@ -298,6 +298,11 @@ class Rotator:
         result = Result()
         flows = enabled_flows(ctx.spec)
         rot = journal(ctx.status)
+        for flow in set(Flow) - set(flows):
+            state = rot.get(_FLOW_KEY[flow]) or {}
+            if state.get("unsupported") or state.get("requested"):
+                # Turning a flow off (and on again) is how a user asks to try an unsupported API again.
+                rot[_FLOW_KEY[flow]] = {**state, "unsupported": None, "requested": None}
         if not flows and rot.get("step") in (None, Step.IDLE.value):
             result.drop += [cond.ROTATION]
             await self._expiry(ctx, rot, result)

@@ -26,7 +26,13 @@ class Setup:
 
 
 def rotating_connector(
-    w: World, *, c1: bool = True, celigo: bool = False, wait: bool = True, **rotation: Any
+    w: World,
+    *,
+    c1: bool = True,
+    celigo: bool = False,
+    wait: bool = True,
+    schedule: str | None = None,
+    **rotation: Any,
 ) -> Setup:
     """A ready connector whose source Secret holds a real ConductorOne connector credential and Celigo token."""
     ns = w.namespace("rot")
@@ -47,7 +53,7 @@ def rotating_connector(
     )
     w.put_secret(ns, {"CONDUCTORONE_CLIENT_ID": api_id, "CONDUCTORONE_CLIENT_SECRET": api_secret}, name="c1-api")
     spec_rotation: dict[str, Any] = {
-        "conductorOne": {"enabled": c1, "initialCredentialId": issued.credential_id},
+        "conductorOne": {"enabled": c1, "initialCredentialId": issued.credential_id, "schedule": schedule},
         "celigo": {"enabled": celigo, "tokenId": token_id},
         **rotation,
     }
