@@ -151,3 +151,27 @@ def test_create_across_all_namespaces_is_405(api: httpx.Client) -> None:
     r = api.post("/api/v1/configmaps", json=configmap("a"))
     assert r.status_code == 405
     assert r.json()["reason"] == "MethodNotAllowed"
+
+
+def test_non_string_label_values_are_decoder_errors(api: httpx.Client) -> None:
+    from .conftest import deployment
+
+    d = deployment("d")
+    d["spec"]["selector"]["matchLabels"] = {"app": False}
+    r = api.post("/apis/apps/v1/namespaces/default/deployments", json=d)
+    assert r.status_code == 400
+    assert r.json()["message"] == (
+        'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal bool into Go struct'
+        " field LabelSelector.spec.selector.matchLabels of type string"
+    )
+    r = api.post(CMS, json={"metadata": {"name": "a", "labels": {"n": 1}}})
+    assert r.status_code == 400 and "ObjectMeta.metadata.labels of type string" in r.json()["message"]
+    r = api.post(CMS, json={"metadata": {"name": "a"}, "data": {"k": True}})
+    assert r.status_code == 400 and "ConfigMap.data of type string" in r.json()["message"]
+    api.post(CMS, json=configmap("ok"))
+    r = api.patch(
+        f"{CMS}/ok",
+        json={"metadata": {"annotations": {"a": 2}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code == 400

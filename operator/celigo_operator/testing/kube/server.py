@@ -84,6 +84,15 @@ GENERATION_RESOURCES = {
     "customresourcedefinitions.apiextensions.k8s.io",
 }
 FOREGROUND = "foregroundDeletion"
+# map[string]string fields of built-in types and the Go struct that holds them (for decoder messages)
+_STRING_MAPS = {
+    "labels": "ObjectMeta",
+    "annotations": "ObjectMeta",
+    "matchLabels": "LabelSelector",
+    "nodeSelector": "PodSpec",
+    "data": "",  # ConfigMap.data / Secret.data: the top-level struct
+    "stringData": "",
+}
 DELETE_RETURNS_OBJECT = {"namespaces", "pods", "services"}
 
 
@@ -455,6 +464,34 @@ class Core:
                 f"({info.api_version})"
             )
 
+        if not info.custom:
+            self._check_string_maps(info, obj, "")
+
+    def _check_string_maps(self, info: ResourceInfo, value: Any, path: str) -> None:
+        """map[string]string fields of built-in types (labels, selectors, ...) refuse other JSON types with the
+        decoder's 400, as the real server does before any validation."""
+        if isinstance(value, list):
+            for item in value:
+                self._check_string_maps(info, item, path)
+            return
+        if not isinstance(value, dict):
+            return
+        for key, sub in value.items():
+            sub_path = f"{path}.{key}" if path else key
+            struct = _STRING_MAPS.get(key)
+            if struct == "":
+                struct = info.kind if not path else None
+            if struct and isinstance(sub, dict):
+                for v in sub.values():
+                    if v is not None and not isinstance(v, str):
+                        jtype = {bool: "bool", dict: "object", list: "array"}.get(type(v), "number")
+                        raise errors.bad_request(
+                            f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: json: '
+                            f"cannot unmarshal {jtype} into Go struct field {struct}.{sub_path} of type string"
+                        )
+            elif isinstance(sub, dict | list):
+                self._check_string_maps(info, sub, sub_path)
+
     @staticmethod
     def _order_metadata(obj: dict) -> None:
         """Key order like the real server (name, generateName, namespace, uid, ... ) for readable YAML."""
@@ -560,6 +597,8 @@ class Core:
             patched = merge_patch(current, patch_body)
         if not isinstance(patched.get("metadata"), dict):
             patched["metadata"] = {}
+        if not info.custom:
+            self._check_string_maps(info, patched, "")
         prv = patched["metadata"].get("resourceVersion")
         if prv and prv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(info, name)
