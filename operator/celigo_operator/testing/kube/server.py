@@ -464,7 +464,7 @@ class Core:
                 f"({info.api_version})"
             )
 
-        if not info.custom:
+        if not info.custom and info.group_resource != CRDS.group_resource:
             self._check_string_maps(info, obj, "")
 
     def _check_string_maps(self, info: ResourceInfo, value: Any, path: str) -> None:
@@ -481,6 +481,12 @@ class Core:
             struct = _STRING_MAPS.get(key)
             if struct == "":
                 struct = info.kind if not path else None
+            elif struct == "ObjectMeta" and not path.endswith("metadata"):
+                struct = None
+            elif struct == "LabelSelector" and not path.endswith("selector"):
+                struct = None
+            elif struct == "PodSpec" and not path.endswith("spec"):
+                struct = None
             if struct and isinstance(sub, dict):
                 for v in sub.values():
                     if v is not None and not isinstance(v, str):
@@ -597,7 +603,7 @@ class Core:
             patched = merge_patch(current, patch_body)
         if not isinstance(patched.get("metadata"), dict):
             patched["metadata"] = {}
-        if not info.custom:
+        if not info.custom and info.group_resource != CRDS.group_resource:
             self._check_string_maps(info, patched, "")
         prv = patched["metadata"].get("resourceVersion")
         if prv and prv != old["metadata"]["resourceVersion"]:
