@@ -250,3 +250,26 @@ def test_settled_rollout_writes_nothing(emu: KubeEmulator, api: httpx.Client) ->
     r = api.get(PODS, params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "2"})
     assert r.text == ""  # no pod, replicaset or deployment churn once settled
     assert api.get(PODS).json()["metadata"]["resourceVersion"] == rv
+
+
+def test_controllers_and_kubelet_record_events(emu: KubeEmulator, api: httpx.Client) -> None:
+    api.post(DEPLOYS, json=deployment("ev", replicas=1))
+    wait_for(lambda: rolled_out(api, "ev", 1))
+    events = "/api/v1/namespaces/default/events"
+
+    def reasons(kind: str) -> set[str]:
+        items = api.get(events, params={"fieldSelector": f"involvedObject.kind={kind}"}).json()["items"]
+        return {e["reason"] for e in items}
+
+    wait_for(lambda: {"Scheduled", "Pulled", "Created", "Started"} <= reasons("Pod"))
+    assert "ScalingReplicaSet" in reasons("Deployment")
+    assert "SuccessfulCreate" in reasons("ReplicaSet")
+    emu.workload.crash_loop("default", "ev")
+
+    def backoff() -> dict | None:
+        items = api.get(events, params={"fieldSelector": "reason=BackOff"}).json()["items"]
+        return items[0] if items and items[0]["count"] >= 2 else None
+
+    ev = wait_for(backoff)
+    assert ev["type"] == "Warning" and ev["source"]["component"] == "kubelet"
+    assert ev["message"].startswith("Back-off restarting failed container main in pod ev-")

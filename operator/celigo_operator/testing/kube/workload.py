@@ -10,6 +10,7 @@ All writes go through Core, so they produce resourceVersions, managedFields and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hashlib
 import logging
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from .store import ChangeEvent
 
 log = logging.getLogger(__name__)
+EVENTS = "events"
+NAMESPACES = "namespaces"
 DEPLOYMENTS = "deployments.apps"
 REPLICASETS = "replicasets.apps"
 PODS = "pods"
@@ -208,6 +211,49 @@ class WorkloadController:
                         return str(rref.get("name"))
         return None
 
+    def _event(self, obj: dict, etype: str, reason: str, message: str, component: str) -> None:
+        """Record a core/v1 Event like the controllers and kubelet do; repeats bump count (the recorder's
+        aggregation), so `kubectl describe` shows what a cluster would."""
+        meta = obj["metadata"]
+        ns = meta.get("namespace", "default")
+        key = hashlib.sha256(f"{meta['uid']}/{reason}/{message}".encode()).hexdigest()[:16]
+        name = f"{meta['name']}.{key}"
+        info = self._info(EVENTS)
+        ts = now_rfc3339()
+        existing = self.core.store.get(EVENTS, ns, name)
+        if existing is not None:
+            new = copy.deepcopy(existing)
+            new["count"] = int(existing.get("count") or 1) + 1
+            new["lastTimestamp"] = ts
+            self.core.update(info, existing, new, self._ctx_kcm, None)
+            return
+        if self.core.store.get(NAMESPACES, "", ns) is None:
+            return
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion", ""),
+                "kind": obj.get("kind", ""),
+                "name": meta["name"],
+                "namespace": ns,
+                "uid": meta["uid"],
+                "resourceVersion": meta.get("resourceVersion", ""),
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": component},
+            "firstTimestamp": ts,
+            "lastTimestamp": ts,
+            "count": 1,
+            "type": etype,
+            "reportingComponent": component,
+            "reportingInstance": "",
+        }
+        with contextlib.suppress(errors.ApiError):  # e.g. the namespace is terminating
+            self.core.create(info, ns, body, self._ctx_kcm)
+
     def _write_status(self, resource: str, obj: dict, status: dict, ctx: WriteContext) -> dict:
         if obj.get("status") == status:
             return obj
@@ -254,6 +300,15 @@ class WorkloadController:
             new["spec"]["replicas"] = n
             ann = new["metadata"].setdefault("annotations", {})
             ann["deployment.kubernetes.io/desired-replicas"] = str(replicas)
+            current = int((rs.get("spec") or {}).get("replicas") or 0)
+            direction = "up" if n > current else "down"
+            self._event(
+                dep,
+                "Normal",
+                "ScalingReplicaSet",
+                f"Scaled {direction} replica set {rs['metadata']['name']} from {current} to {n}",
+                "deployment-controller",
+            )
             return self.core.update(rs_info, rs, new, self._ctx_kcm, None)
 
         if not paused:
@@ -480,11 +535,25 @@ class WorkloadController:
                     pod = self.core.create(pod_info, ns, body, self._ctx_kcm)
                 except errors.ApiError:
                     break
+                self._event(
+                    rs,
+                    "Normal",
+                    "SuccessfulCreate",
+                    f"Created pod: {pod['metadata']['name']}",
+                    "replicaset-controller",
+                )
                 pods.append(pod)
         elif len(pods) > want:
             victims = sorted(pods, key=lambda p: (self._pod_ready(p), p["metadata"]["creationTimestamp"]))
             for pod in victims[: len(pods) - want]:
                 self.core.delete(pod_info, ns, pod["metadata"]["name"], {}, self._ctx_kcm)
+                self._event(
+                    rs,
+                    "Normal",
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod['metadata']['name']}",
+                    "replicaset-controller",
+                )
                 pods.remove(pod)
         min_ready = (
             float((rs.get("spec") or {}).get("minReadySeconds") or 0) * self.settings.min_ready_seconds_scale
@@ -565,6 +634,14 @@ class WorkloadController:
                 }
             )
             self._write_pod(pod, status)
+            self._event(
+                pod,
+                "Normal",
+                "Scheduled",
+                f"Successfully assigned {pod['metadata'].get('namespace', '')}/{pod['metadata']['name']}"
+                " to emulated-node",
+                "default-scheduler",
+            )
             wakeups.append(self._due[uid])
             return
         due = self._due[uid]
@@ -585,6 +662,11 @@ class WorkloadController:
             status["containerStatuses"] = statuses
             if uid not in self._ready_since:
                 self._ready_since[uid] = now
+                for c in containers:
+                    if "running" in (
+                        next((x for x in statuses if x["name"] == c.get("name")), {}).get("state") or {}
+                    ):
+                        self._started_events(pod, c)
         else:
             reason, message = mode
             self._ready_since.pop(uid, None)
@@ -628,7 +710,31 @@ class WorkloadController:
             if reason == "CrashLoopBackOff":
                 self._due[uid] = now + self.settings.rollout_delay
                 wakeups.append(self._due[uid])
+            first = containers[0].get("name", "") if containers else ""
+            if reason == "CrashLoopBackOff":
+                self._event(
+                    pod,
+                    "Warning",
+                    "BackOff",
+                    f"Back-off restarting failed container {first} in pod "
+                    f"{pod['metadata']['name']}_{pod['metadata'].get('namespace', '')}({uid})",
+                    "kubelet",
+                )
+            elif reason == "ImagePullBackOff":
+                image = containers[0].get("image", "") if containers else ""
+                self._event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"', "kubelet")
+                self._event(pod, "Warning", "Failed", "Error: ImagePullBackOff", "kubelet")
+            else:
+                self._event(pod, "Warning", "Failed", f"Error: {message}", "kubelet")
         self._write_pod(pod, status)
+
+    def _started_events(self, pod: dict, c: dict) -> None:
+        image, name = c.get("image", ""), c.get("name", "")
+        self._event(
+            pod, "Normal", "Pulled", f'Container image "{image}" already present on machine', "kubelet"
+        )
+        self._event(pod, "Normal", "Created", f"Created container: {name}", "kubelet")
+        self._event(pod, "Normal", "Started", f"Started container {name}", "kubelet")
 
     def _write_pod(self, pod: dict, status: dict) -> None:
         self._write_status(PODS, pod, status, self._ctx_kubelet)
