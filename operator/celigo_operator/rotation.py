@@ -829,7 +829,8 @@ class Rotator:
             result.drop.append(cond.CREDENTIALS_EXPIRING)
             return
         if soon:
-            message = "; ".join(soon).capitalize() + ": rotate it before then."
+            joined = "; ".join(soon)
+            message = f"{joined[0].upper()}{joined[1:]}: rotate it before then."
             last = cond.find(ctx.status.get("conditions"), cond.CREDENTIALS_EXPIRING)
             if last is None or last.get("status") != "True":
                 result.notes.append(Note("Warning", "CredentialsExpiring", message))
