@@ -35,6 +35,9 @@ from support.podsecurity import restricted_violations
 
 DIGEST = "sha256:" + "ab" * 32
 ALL_ON: dict[str, Any] = {
+    "replicaCount": 2,
+    "leaderElection": {"enabled": True, "leaseName": "celigo-operator-leader"},
+    "podDisruptionBudget": {"enabled": True},
     "image": {"tag": "0.1.0", "digest": DIGEST, "pullPolicy": "Always"},
     "imagePullSecrets": [{"name": "regcred"}],
     "serviceAccount": {"annotations": {"example.com/role": "operator"}},
@@ -106,7 +109,8 @@ def env_of(objects: list[dict[str, Any]]) -> dict[str, str]:
     """The container env as the operator would see it in a pod (downward API resolved)."""
     env = {}
     for item in container(objects)["env"]:
-        env[item["name"]] = item.get("value", "celigo-operator")
+        field = item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+        env[item["name"]] = {"metadata.namespace": "celigo-operator", "metadata.name": "pod-1"}.get(field, item.get("value"))
     return env
 
 
@@ -134,7 +138,11 @@ def test_every_rendered_object_is_valid(variant: tuple[dict[str, Any], list[dict
 def test_operator_pod_is_restricted_and_configured(variant: tuple[dict[str, Any], list[dict[str, Any]], str]) -> None:
     values, objects, _ = variant
     dep = the(objects, "Deployment")
-    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"] == {"type": "Recreate"}
+    if values.get("leaderElection", {}).get("enabled"):
+        assert dep["spec"]["replicas"] == 2 and dep["spec"]["strategy"]["type"] == "RollingUpdate"
+        assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    else:
+        assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"] == {"type": "Recreate"}
     pod = dep["spec"]["template"]["spec"]
     assert restricted_violations(pod) == []
     assert pod["automountServiceAccountToken"] is True
@@ -159,6 +167,8 @@ def test_operator_pod_is_restricted_and_configured(variant: tuple[dict[str, Any]
         assert config.conductorone_base_url == "https://c1-proxy.example.com"
         assert c["image"] == f"ghcr.io/celigo-operator/celigo-operator:0.1.0@{DIGEST}"
         assert pod["nodeSelector"] and pod["tolerations"] and pod["affinity"] and pod["priorityClassName"]
+        assert config.leader_election and config.identity == "pod-1"
+        assert config.lease_name == "celigo-operator-leader"
     else:
         assert c["image"] == "ghcr.io/celigo-operator/celigo-operator:0.1.0"
 
@@ -170,7 +180,7 @@ def test_image_by_digest_alone() -> None:
 
 def test_crd_is_the_one_in_crds_and_kept() -> None:
     assert (CHART / "files" / "crds" / "celigoconnectors.yaml").read_bytes() == CRD_SOURCE.read_bytes(), (
-        "charts/celigo-operator/files/crds/celigoconnectors.yaml differs from crds/: copy it again"
+        "charts/celigo-operator/files/crds/celigoconnectors.yaml differs from crds/: run deploy/sync-crds.sh"
     )
     objects, notes = render_chart()
     crd = copy.deepcopy(the(objects, "CustomResourceDefinition"))
@@ -261,10 +271,11 @@ def test_notes_tell_how_to_check_status(variant: tuple[dict[str, Any], list[dict
         ({"image": {"digest": "latest"}}, "at '/image/digest'"),
         ({"watch": {"clusterWide": False}}, "at '/watch/namespaces': minItems: got 0, want 1"),
         ({"connectors": [{"name": "x"}]}, "at '/connectors/0': missing property 'spec'"),
+        ({"replicaCount": 2}, "at '/leaderElection/enabled': value must be true"),
         ({"connectors": [{"name": "x", "spec": {}, "replicas": 1}]}, "additional properties 'replicas' not allowed"),
     ],
     ids=["wrong-type", "port-as-string", "unknown-key", "unknown-nested-key", "enum", "digest", "no-namespaces",
-         "connector-without-spec", "connector-unknown-key"],
+         "connector-without-spec", "connector-unknown-key", "replicas-without-leader-election"],
 )
 def test_values_schema_rejects_bad_values_clearly(values: dict[str, Any], message: str) -> None:
     chart = helm.Chart.load(CHART)
@@ -287,3 +298,17 @@ def test_inconsistent_values_fail_the_render_with_a_reason() -> None:
         render_chart({"metrics": {"serviceMonitor": {"enabled": True}, "service": {"enabled": False}}})
     with pytest.raises(helm.HelmRenderError, match=r"serviceAccount\.name is required"):
         render_chart({"serviceAccount": {"create": False}})
+
+
+def test_leader_election_grants_only_its_lease() -> None:
+    objects, _ = render_chart({"replicaCount": 3, "leaderElection": {"enabled": True, "leaseName": "my-lease"}})
+    leases = {g for g in grants(objects) if g[3] == "leases"}
+    assert leases == {
+        ("celigo-operator", "get", "coordination.k8s.io", "leases", "my-lease"),
+        ("celigo-operator", "update", "coordination.k8s.io", "leases", "my-lease"),
+        ("celigo-operator", "create", "coordination.k8s.io", "leases", None),
+    }
+    assert not {g for g in grants(render_chart()[0]) if g[3] == "leases"}
+    assert not find(objects, "PodDisruptionBudget"), "the PDB is opt-in"
+    pdb = the(render_chart(ALL_ON)[0], "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1

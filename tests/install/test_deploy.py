@@ -59,8 +59,7 @@ def test_every_file_in_deploy_is_valid(path: Path) -> None:
 
 def test_the_crd_is_the_one_in_crds(built: list[dict[str, Any]]) -> None:
     assert (DEPLOY / "crds" / "celigoconnectors.yaml").read_bytes() == CRD_SOURCE.read_bytes(), (
-        "deploy/crds/celigoconnectors.yaml differs from crds/: run "
-        "`celigo-operator crd | tee crds/celigoconnectors.yaml > deploy/crds/celigoconnectors.yaml`"
+        "deploy/crds/celigoconnectors.yaml differs from crds/: run deploy/sync-crds.sh"
     )
     assert the(built, "CustomResourceDefinition") == crd_source()
 

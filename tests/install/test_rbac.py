@@ -24,6 +24,7 @@ from support.world import World, world
 
 OPERATOR_AGENTS = ("celigo-operator", "kopf")
 DISCOVERY_PREFIXES = ("/api", "/apis", "/version", "/openapi")
+POD_NAME = "celigo-operator-7d9f8b6c5-x2x4q"
 
 
 def free_port() -> int:
@@ -41,8 +42,9 @@ def deployment_settings(objects: list[dict[str, Any]]) -> tuple[list[str], dict[
         if "value" in item:
             env[item["name"]] = item["value"]
         else:
-            assert item["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace", item
-            env[item["name"]] = dep["metadata"]["namespace"]
+            field = item["valueFrom"]["fieldRef"]["fieldPath"]
+            assert field in ("metadata.namespace", "metadata.name"), item
+            env[item["name"]] = dep["metadata"]["namespace"] if field == "metadata.namespace" else POD_NAME
     return list(container["args"]), env
 
 
@@ -84,7 +86,8 @@ def exercise(w: World, ns: str) -> None:
 def operator_accesses(w: World) -> set[Access]:
     found = set()
     for r in list(w.emu.request_log):
-        if not r.user_agent.startswith(OPERATOR_AGENTS):
+        # Leases: only the operator touches them, and it takes the Lease before it names its client.
+        if not r.user_agent.startswith(OPERATOR_AGENTS) and r.resource != "leases":
             continue
         if not r.resource:  # discovery: granted to every authenticated user by system:discovery
             assert r.path.startswith(DISCOVERY_PREFIXES), r.path
@@ -116,12 +119,15 @@ def shipped(source: str) -> list[dict[str, Any]]:
         "deploy": lambda: kustomize(DEPLOY),
         "deploy-namespaced": lambda: kustomize(DEPLOY / "namespaced"),
         "chart": lambda: render_chart(fast)[0],
+        "chart-leader-election": lambda: render_chart(
+            {**fast, "replicaCount": 2, "leaderElection": {"enabled": True}}
+        )[0],
         "chart-namespaced": lambda: render_chart({**fast, "watch": {"clusterWide": False, "namespaces": ["celigo"]}})[0],
     }[source]()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("source", ["deploy", "chart"])
+@pytest.mark.parametrize("source", ["deploy", "chart", "chart-leader-election"])
 def test_cluster_wide_rbac_is_exactly_what_the_operator_uses(tmp_path: Path, source: str) -> None:
     objects = shipped(source)
     with world(tmp_path, start_operator=False) as w:
@@ -135,6 +141,8 @@ def test_cluster_wide_rbac_is_exactly_what_the_operator_uses(tmp_path: Path, sou
         accesses = operator_accesses(w)
     # The HMAC key in the operator's own namespace was read through the same cluster-wide grant.
     assert Access("get", "", "secrets", "", "celigo-operator", "celigo-operator-hmac") in accesses
+    lease = Access("update", "coordination.k8s.io", "leases", "", "celigo-operator", "celigo-operator-leader")
+    assert (lease in accesses) == (source == "chart-leader-election")
     check_exact(objects, accesses)
 
 
