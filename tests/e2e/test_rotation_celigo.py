@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -112,8 +113,6 @@ def test_expiring_token_and_credential_are_warned_about(w: World) -> None:
     s = rotating_connector(w, c1=False, celigo=False, wait=False)
     # Point the source Secret at a token that auto-purges in two days, named by spec.rotation.celigo.tokenId.
     secret = w.core.read_namespaced_secret("celigo-credentials", s.ns)
-    import base64
-
     values = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
     values["BATON_CELIGO_ACCESS_TOKEN"] = token
     w.put_secret(s.ns, values)
@@ -121,7 +120,8 @@ def test_expiring_token_and_credential_are_warned_about(w: World) -> None:
     cond = w.wait_condition(s.ns, "celigo", "CredentialsExpiring", "True", "ExpiresSoon", timeout=30)
     assert "Celigo API token" in cond["message"]
     w.wait_event(s.ns, "CredentialsExpiring")
-    assert w.condition(s.ns, "celigo", "Ready")["status"] == "True"
+    w.wait_ready(s.ns)  # a warning, never a reason for Ready=False
+    assert w.condition(s.ns, "celigo", "CredentialsExpiring")["status"] == "True"
     # A warning window shorter than the time left clears it.
     w.patch_spec(s.ns, "celigo", {"rotation": {"expiryWarning": "24h"}})
     w.wait_condition(s.ns, "celigo", "CredentialsExpiring", "False", "NotExpiring", timeout=30)
