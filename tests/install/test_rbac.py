@@ -48,7 +48,7 @@ def deployment_settings(objects: list[dict[str, Any]]) -> tuple[list[str], dict[
     return list(container["args"]), env
 
 
-def start_as_deployed(w: World, objects: list[dict[str, Any]], tmp: Path) -> tuple[OperatorProcess, int]:
+def start_as_deployed(w: World, objects: list[dict[str, Any]], tmp: Path) -> tuple[OperatorProcess, tuple[int, int]]:
     """Start the operator with the Deployment's args and env; only the listening ports are moved to free ones."""
     args, deployed_env = deployment_settings(objects)
     assert args[0] == "run"
@@ -57,9 +57,11 @@ def start_as_deployed(w: World, objects: list[dict[str, Any]], tmp: Path) -> tup
     assert env["CELIGO_OPERATOR_LIVENESS_ENDPOINT"] == "http://0.0.0.0:8080/healthz"
     liveness = free_port()
     env["CELIGO_OPERATOR_LIVENESS_ENDPOINT"] = f"http://127.0.0.1:{liveness}/healthz"
-    env["CELIGO_OPERATOR_METRICS_PORT"] = str(free_port())
+    assert env["CELIGO_OPERATOR_METRICS_PORT"] == "9090"
+    metrics = free_port()
+    env["CELIGO_OPERATOR_METRICS_PORT"] = str(metrics)
     w.operator = OperatorProcess(env, tmp / "operator.log", args=args[1:]).start()
-    return w.operator, liveness
+    return w.operator, (liveness, metrics)
 
 
 def exercise(w: World, ns: str) -> None:
@@ -104,8 +106,12 @@ def check_exact(objects: list[dict[str, Any]], accesses: set[Access]) -> None:
     assert not unused, "the shipped RBAC grants what the operator never used:\n" + "\n".join(map(str, unused))
 
 
-def check_runs_as_configured(op: OperatorProcess, liveness: int) -> None:
+def check_runs_as_configured(op: OperatorProcess, ports: tuple[int, int]) -> None:
+    """The probe's endpoint answers, metrics are served, logs are JSON: the settings took effect."""
+    liveness, metrics = ports
     assert httpx.get(f"http://127.0.0.1:{liveness}/healthz", timeout=5).status_code == 200
+    page = httpx.get(f"http://127.0.0.1:{metrics}/metrics", timeout=5).text
+    assert "celigo_operator_reconciles_total" in page and "celigoconnector_ready" in page
     first = op.log().splitlines()[0]
     entry = json.loads(first)  # CELIGO_OPERATOR_LOG_FORMAT=json as the Deployment sets it
     assert entry["level"] == "INFO" and "starting" in entry["message"]
