@@ -12,7 +12,6 @@ import pytest
 
 from celigo_operator.testing.fake_celigo import Fault
 from celigo_operator.testing.harness import wait_for
-
 from e2e.test_rotation_support import (
     connector_values,
     rotate_now,
@@ -20,6 +19,7 @@ from e2e.test_rotation_support import (
     rotation,
     wait_idle,
 )
+
 from support.world import World, world
 
 

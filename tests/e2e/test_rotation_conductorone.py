@@ -11,7 +11,6 @@ import pytest
 from celigo_operator.conductorone.auth import TOKEN_PATH
 from celigo_operator.testing.fake_conductorone import Fault as C1Fault
 from celigo_operator.testing.harness import wait_for
-
 from e2e.test_rotation_support import (
     Setup,
     connector_values,
@@ -21,6 +20,7 @@ from e2e.test_rotation_support import (
     rotation,
     wait_idle,
 )
+
 from support.world import World, world
 
 

@@ -19,7 +19,6 @@ from celigo_operator.conductorone.auth import TOKEN_PATH
 from celigo_operator.rotation import FLOW_STEPS, Flow, Step
 from celigo_operator.testing.fake_celigo import Fault
 from celigo_operator.testing.fake_conductorone import Fault as C1Fault
-
 from e2e.test_rotation_support import (
     Setup,
     connector_values,
@@ -29,6 +28,7 @@ from e2e.test_rotation_support import (
     rotation,
     wait_idle,
 )
+
 from support.world import World, world
 
 ENV = {
