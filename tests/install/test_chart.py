@@ -8,14 +8,19 @@ has no Prometheus Operator schemas and we do not vendor them): only its wiring t
 from __future__ import annotations
 
 import copy
+import shutil
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import helm_python as helm
 import pytest
+import yaml
 
 from celigo_operator.cli import parser
 from celigo_operator.config import ENV_PREFIX, OperatorConfig
+from celigo_operator.testing.harness import KUBECTL, Kubectl
+from celigo_operator.testing.kube import KubeEmulator
 from install.installkit import (
     CHART,
     CRD_SOURCE,
@@ -312,3 +317,26 @@ def test_leader_election_grants_only_its_lease() -> None:
     assert not find(objects, "PodDisruptionBudget"), "the PDB is opt-in"
     pdb = the(render_chart(ALL_ON)[0], "PodDisruptionBudget")
     assert pdb["spec"]["minAvailable"] == 1
+
+
+@pytest.mark.kubectl
+@pytest.mark.skipif(shutil.which(KUBECTL) is None, reason="kubectl is not installed")
+def test_rendered_chart_is_accepted_by_the_api_server(tmp_path: Path) -> None:
+    """Every rendered object with every feature on, applied with kubectl: the emulator validates built-ins
+    and the CeligoConnectors (strict field validation, CRD schema) server-side. The ServiceMonitor is left out:
+    the emulator has no Prometheus Operator CRD."""
+    objects, _ = render_chart({**ALL_ON, **NAMESPACED})
+    with KubeEmulator() as emu:
+        kubectl = Kubectl(emu.write_kubeconfig(tmp_path / "kubeconfig"))
+        probe = kubectl.run("get", "namespaces", "-o", "name", check=False, timeout=30)
+        if probe.returncode != 0:
+            pytest.skip(f"kubectl cannot reach the API emulator: {probe.stderr.strip()[:300]}")
+        namespaces = ["celigo-operator", "celigo", "team-b"]
+        kubectl("apply", "-f", "-", input="".join(f"---\nkind: Namespace\napiVersion: v1\nmetadata: {{name: {n}}}\n" for n in namespaces))
+        crd = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
+        rest = [o for o in objects if o["kind"] not in ("CustomResourceDefinition", "ServiceMonitor")]
+        kubectl("apply", "-f", "-", input=yaml.safe_dump_all(crd))
+        out = kubectl("apply", "-f", "-", input=yaml.safe_dump_all(rest))
+        assert out.count(" created") == len(rest), out
+        assert "celigoconnector.celigo-operator.io/celigo created" in out
+        assert "networkpolicy.networking.k8s.io/celigo-operator created" in out

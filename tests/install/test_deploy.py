@@ -147,3 +147,7 @@ def test_kubectl_apply_k_deploy_is_accepted(tmp_path: Path) -> None:
         assert kubectl.json("get", "role", "celigo-operator-watch", "-n", "celigo")["rules"]
         args = kubectl.json("get", "deployment", "celigo-operator", "-n", "celigo-operator")["spec"]["template"]
         assert args["spec"]["containers"][0]["args"] == ["run", "--namespace", "celigo"]
+
+        # The documented next step: the samples, accepted by the CRD's server-side validation.
+        out = kubectl("apply", "-n", "celigo", "-k", str(DEPLOY / "samples"))
+        assert "celigoconnector.celigo-operator.io/celigo created" in out and "secret/celigo-credentials created" in out
