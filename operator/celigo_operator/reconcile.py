@@ -8,7 +8,7 @@ and writes only what changed. Killed at any line, the next call converges to the
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -327,7 +327,7 @@ class Reconciler:
             await self._ensure_secret(owner, manifests.build_secret(owner, creds, version))
         else:
             # No usable new credentials: keep the pods on the last verified set, if it still exists.
-            version, secret_name = cred_status.get("version"), cred_status.get("secretName")
+            version, secret_name = str(cred_status.get("version") or ""), str(cred_status.get("secretName") or "")
             if not version or not secret_name:
                 return Cond.false(
                     cond.RECONCILED,
@@ -484,6 +484,10 @@ class Reconciler:
         current = {c["type"]: Cond(c["type"], c["status"], c["reason"], c.get("message", "")) for c in merged}
         merged = cond.merge(merged, [cond.ready(current)], generation, now)
         for new, old in cond.transitions(old_status.get("conditions"), merged):
+            if new["type"] == cond.CREDENTIALS_EXPIRING:
+                continue  # inverted polarity: the rotation module posts its own Warning when it turns True
+            if new["type"] == cond.ROTATION and new["status"] == "Unknown":
+                continue  # a rotation in progress is not news; its steps and outcome have their own Events
             if new["type"] == cond.READY or new["status"] != "True" or old is not None:
                 kind = "Normal" if new["status"] == "True" else "Warning"
                 outcome.events.append(
@@ -509,7 +513,7 @@ _WAITING_REASONS = {
 }
 
 
-def pod_problem(pods: list[Mapping[str, Any]]) -> Cond | None:
+def pod_problem(pods: Sequence[Mapping[str, Any]]) -> Cond | None:
     """The worst thing the connector pods show, as a ConnectorAvailable condition (pure)."""
     for pod in pods:
         for cs in (pod.get("status") or {}).get("containerStatuses") or []:
