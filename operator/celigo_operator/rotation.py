@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from celigo_operator import api, celigo, manifests
+from celigo_operator import api, celigo, manifests, metrics
 from celigo_operator import conditions as cond
 from celigo_operator.api import CeligoConnectorSpec
 from celigo_operator.conditions import Cond, utcnow
@@ -328,7 +328,7 @@ class Rotator:
                 if flow not in flows:
                     # Disabled mid-way: the source Secret's credential is back in use, so nothing is revoked.
                     rot.setdefault(_FLOW_KEY[flow], {})
-                    self._abandon(rot, flow, "rotation was disabled; nothing was revoked", result)
+                    self._abandon(ctx, rot, flow, "rotation was disabled; nothing was revoked", result)
                     await self._persist(ctx, rot)
                     continue
                 if not self._backoff_over(rot, now):
@@ -419,7 +419,10 @@ class Rotator:
         when = _parse_time(rot.get("nextAttemptAt"))
         return when is None or datetime.now(UTC) >= when
 
-    def _finish(self, rot: dict[str, Any], flow: Flow, result: Result, outcome: str = "Succeeded") -> None:
+    def _finish(
+        self, ctx: Context, rot: dict[str, Any], flow: Flow, result: Result, outcome: str = "Succeeded"
+    ) -> None:
+        metrics.rotated(ctx.owner.namespace, ctx.owner.name, ok=True)
         state = rot[_FLOW_KEY[flow]]
         state.update(
             lastRotatedAt=utcnow(), lastResult=outcome, requested=None, previous=None, pending=None, lastMessage=None
@@ -427,7 +430,10 @@ class Rotator:
         rot.update(step=Step.IDLE.value, attempts=0, nextAttemptAt=None, lastError=None, trigger=None)
         result.notes.append(Note("Normal", "RotationSucceeded", f"{flow.value} credential rotated ({outcome})."))
 
-    def _abandon(self, rot: dict[str, Any], flow: Flow, why: str, result: Result, outcome: str = "Failed") -> None:
+    def _abandon(
+        self, ctx: Context, rot: dict[str, Any], flow: Flow, why: str, result: Result, outcome: str = "Failed"
+    ) -> None:
+        metrics.rotated(ctx.owner.namespace, ctx.owner.name, ok=False)
         state = rot[_FLOW_KEY[flow]]
         state.update(lastResult=outcome, requested=None, pending=None, lastMessage=why)
         rot.update(step=Step.IDLE.value, trigger=None)
@@ -470,7 +476,7 @@ class Rotator:
             max_retries=self.settings.api_retries,
             backoff_base=0.2,
             max_retry_wait=5.0,
-            http=self.health.http,
+            http=self.health.c1_http,
         )
 
     async def _api_client(self, ctx: Context) -> ConductorOneClient:
@@ -552,13 +558,13 @@ class Rotator:
         client_id = _decode(secret, manifests.ENV_CLIENT_ID) if secret else None
         client_secret = _decode(secret, manifests.ENV_CLIENT_SECRET) if secret else None
         if not client_id or not client_secret:
-            self._abandon(rot, Flow.CONDUCTORONE, "the stored new credential disappeared before it was used", result)
+            self._abandon(ctx, rot, Flow.CONDUCTORONE, "the stored new credential disappeared before it was used", result)
             return
         try:
             await self._c1_client(client_id, client_secret).verify()
         except errors.AuthenticationFailed:
             await self._revoke_quietly(ctx, pending.get("id"))
-            self._abandon(rot, Flow.CONDUCTORONE, "ConductorOne refused the new credential; it was revoked", result)
+            self._abandon(ctx, rot, Flow.CONDUCTORONE, "ConductorOne refused the new credential; it was revoked", result)
             return
         except errors.ConductorOneError as exc:
             raise self._c1_wait(exc, "verifying the new credential") from None
@@ -584,7 +590,7 @@ class Rotator:
             raise Wait("waiting for the connector pods to run the new credential")
         previous = rot["conductorOne"].get("previous") or {}
         if not previous.get("id"):
-            self._finish(rot, Flow.CONDUCTORONE, result)
+            self._finish(ctx, rot, Flow.CONDUCTORONE, result)
             return
         assert ctx.spec.conductor_one is not None
         client = await self._api_client(ctx)
@@ -597,7 +603,7 @@ class Rotator:
             raise self._c1_wait(exc, "reading the previous credential") from None
         if old is None or old.deleted_at is not None:  # the rotate itself revoked it, or someone did
             await self._delete_owned(ctx, previous)
-            self._finish(rot, Flow.CONDUCTORONE, result)
+            self._finish(ctx, rot, Flow.CONDUCTORONE, result)
             return
         rot["step"] = Step.REVOKING.value
 
@@ -613,7 +619,7 @@ class Rotator:
         except errors.ConductorOneError as exc:
             raise self._c1_wait(exc, "revoking the previous credential") from None
         await self._delete_owned(ctx, previous)
-        self._finish(rot, Flow.CONDUCTORONE, result)
+        self._finish(ctx, rot, Flow.CONDUCTORONE, result)
 
     async def _revoke_quietly(self, ctx: Context, credential_id: str | None) -> None:
         if not credential_id or ctx.spec.conductor_one is None:
@@ -661,9 +667,12 @@ class Rotator:
             raise Wait("the Celigo token in use cannot be read", backoff=True)
         return token
 
-    def _celigo_unsupported(self, rot: dict[str, Any], exc: celigo.CeligoError, result: Result) -> None:
+    def _celigo_unsupported(
+        self, ctx: Context, rot: dict[str, Any], exc: celigo.CeligoError, result: Result
+    ) -> None:
         rot["celigo"]["unsupported"] = True
         self._abandon(
+            ctx,
             rot,
             Flow.CELIGO,
             f"Celigo refused the accesstokens API ({exc.status_code}): this token may not manage tokens. "
@@ -702,7 +711,7 @@ class Rotator:
                 )
             value = await client.display_access_token(record.id)
         except (celigo.errors.Forbidden, celigo.errors.NotFound) as exc:
-            self._celigo_unsupported(rot, exc, result)
+            self._celigo_unsupported(ctx, rot, exc, result)
             return
         except celigo.CeligoError as exc:
             raise self._celigo_wait(exc, "token create") from None
@@ -717,13 +726,13 @@ class Rotator:
         secret = await self.kube.get_secret(ctx.owner.namespace, pending.get("secretName") or "")
         token = _decode(secret, manifests.ENV_ACCESS_TOKEN) if secret else None
         if not token:
-            self._abandon(rot, Flow.CELIGO, "the stored new token disappeared before it was used", result)
+            self._abandon(ctx, rot, Flow.CELIGO, "the stored new token disappeared before it was used", result)
             return
         checked = await self.health.check_celigo(ctx.spec.region, token, inventory=False)
         if checked.transient:
             raise Wait(f"Celigo could not verify the new token: {checked.reachable.message}", backoff=True)
         if not checked.token_accepted:
-            self._abandon(rot, Flow.CELIGO, "Celigo refused the new token; the old one stays in use", result)
+            self._abandon(ctx, rot, Flow.CELIGO, "Celigo refused the new token; the old one stays in use", result)
             return
         previous = state.get("current")
         initial = ctx.spec.rotation.celigo.token_id
@@ -747,7 +756,7 @@ class Rotator:
             raise Wait("waiting for the connector pods to run the new token")
         previous = rot["celigo"].get("previous") or {}
         if not previous.get("id"):
-            self._finish(rot, Flow.CELIGO, result)
+            self._finish(ctx, rot, Flow.CELIGO, result)
             return
         client = self._celigo_client(await self._current_token(ctx, rot), ctx.spec.region)
         try:
@@ -758,7 +767,7 @@ class Rotator:
             raise self._celigo_wait(exc, "reading the previous token") from None
         if old is None or old.revoked:
             await self._delete_owned(ctx, previous)
-            self._finish(rot, Flow.CELIGO, result)
+            self._finish(ctx, rot, Flow.CELIGO, result)
             return
         rot["step"] = Step.REVOKING.value
 
@@ -772,7 +781,7 @@ class Rotator:
         except celigo.CeligoError as exc:
             raise self._celigo_wait(exc, "revoking the previous token") from None
         await self._delete_owned(ctx, previous)
-        self._finish(rot, Flow.CELIGO, result)
+        self._finish(ctx, rot, Flow.CELIGO, result)
 
     # -------------------------------------------------------------------------- conditions, expiry
 
