@@ -184,7 +184,7 @@ class Reconciler:
             cred_status = status.get("credentials") or {}
             rolled = (
                 creds is not None
-                and available.status == "True"
+                and (available.status == "True" or available.reason == "ScaledToZero")  # no pod uses the old
                 and cred_status.get("version") == manifests.credentials_version(self.hmac_key, creds)
                 and cred_status.get("lastRotationResult") == "Succeeded"
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,10 +12,12 @@ from celigo_operator.credentials import generate_client_credentials
 from celigo_operator.manifests import Owner
 from celigo_operator.rotation import (
     FLOW_STEPS,
+    Context,
     Flow,
     RotationSettings,
     Rotator,
     Step,
+    _fmt,
     backoff_delay,
     build_owned_secret,
     enabled_flows,
@@ -135,3 +138,75 @@ def test_operator_credentials_are_only_those_it_stored() -> None:
                             "pending": None}}
     assert Rotator.operator_credentials(rot) == ["new"]  # the user's own initial credential is not ours
     assert Rotator.operator_credentials({}) == []
+
+
+def _rotator() -> Rotator:
+    from celigo_operator.config import OperatorConfig
+
+    return Rotator(None, OperatorConfig(), None, RotationSettings())  # type: ignore[arg-type]
+
+
+def _ctx(spec: dict, annotations: dict[str, str] | None = None, status: dict | None = None) -> Context:
+    body = {"metadata": {"name": "celigo", "namespace": "ns", "uid": "u-1", "annotations": annotations or {}}}
+    return Context(
+        owner=OWNER,
+        spec=api.CeligoConnectorSpec.model_validate({"credentialsSecretRef": {"name": "x"}, **spec}),
+        body=body,
+        status=status or {},
+        rolled=False,
+        due=False,
+    )
+
+
+ROT_SPEC = {"rotation": {"conductorOne": {"enabled": True, "schedule": "1h"}, "celigo": {"enabled": True}}}
+
+
+def test_each_rotate_now_value_requests_every_enabled_flow_once() -> None:
+    rotator, now = _rotator(), datetime.now(UTC)
+    ctx = _ctx(ROT_SPEC, {api.ROTATE_NOW_ANNOTATION: "v1"})
+    rot: dict = {}
+    assert rotator._triggers(ctx, rot, [Flow.CONDUCTORONE, Flow.CELIGO], now)
+    assert rot["rotateNow"] == "v1"
+    assert rot["conductorOne"]["requested"] and rot["celigo"]["requested"]
+    rot["conductorOne"]["requested"] = rot["celigo"]["requested"] = None
+    assert not rotator._triggers(ctx, rot, [Flow.CONDUCTORONE, Flow.CELIGO], now)  # same value: nothing
+    assert not rot["conductorOne"]["requested"]
+
+
+def test_schedule_counts_from_the_last_rotation() -> None:
+    rotator, now = _rotator(), datetime.now(UTC)
+    ctx = _ctx(ROT_SPEC)
+    recent = {"conductorOne": {"enabledAt": "2020-01-01T00:00:00Z", "lastRotatedAt": _fmt(now - timedelta(minutes=59))}}
+    assert not rotator._triggers(ctx, recent, [Flow.CONDUCTORONE], now)
+    due = {"conductorOne": {"enabledAt": "2020-01-01T00:00:00Z", "lastRotatedAt": _fmt(now - timedelta(minutes=61))}}
+    assert rotator._triggers(ctx, due, [Flow.CONDUCTORONE], now)
+    assert due["conductorOne"]["requestedBy"] == "Schedule"
+
+
+def test_unsupported_flow_is_not_requested() -> None:
+    rotator, now = _rotator(), datetime.now(UTC)
+    rot: dict = {"celigo": {"unsupported": True, "enabledAt": _fmt(now)}}
+    rotator._triggers(_ctx(ROT_SPEC, {api.ROTATE_NOW_ANNOTATION: "x"}), rot, [Flow.CELIGO], now)
+    assert not rot["celigo"].get("requested")
+
+
+@pytest.mark.parametrize(
+    ("rot", "status", "reason"),
+    [
+        ({"step": "Idle"}, "True", "Idle"),
+        ({"step": "Stored", "flow": "ConductorOne"}, "Unknown", "InProgress"),
+        ({"step": "Requesting", "flow": "Celigo", "attempts": 2, "lastError": "x", "nextAttemptAt": "t"}, "False",
+         "RotationBackoff"),
+        ({"step": "Idle", "celigo": {"unsupported": True}}, "False", "RotationUnsupported"),
+        ({"step": "Idle", "conductorOne": {"lastResult": "Failed", "lastMessage": "refused"}}, "False",
+         "RotationFailed"),
+    ],
+)
+def test_rotation_condition(rot: dict, status: str, reason: str) -> None:
+    cond = _rotator()._condition(rot, [Flow.CONDUCTORONE, Flow.CELIGO])
+    assert (cond.type, cond.status, cond.reason) == ("Rotation", status, reason)
+
+
+def test_operator_owned_credential_is_said_in_the_condition() -> None:
+    cond = _rotator()._condition({"step": "Idle", "credentialSource": "Operator"}, [Flow.CONDUCTORONE])
+    assert "source Secret's ConductorOne keys are ignored" in cond.message
