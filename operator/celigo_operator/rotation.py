@@ -355,7 +355,7 @@ class Rotator:
                 )
                 await self._persist(ctx, rot)
         await self._finalizer(ctx, rot)
-        result.conditions.append(self._condition(rot, flows))
+        result.conditions.append(self._condition(rot, flows, ctx.spec.conductor_one is not None))
         if rot.get("step") in (None, Step.IDLE.value):
             await self._expiry(ctx, rot, result)
         ctx.status["rotation"] = rot
@@ -785,7 +785,7 @@ class Rotator:
 
     # -------------------------------------------------------------------------- conditions, expiry
 
-    def _condition(self, rot: Mapping[str, Any], flows: list[Flow]) -> Cond:
+    def _condition(self, rot: Mapping[str, Any], flows: list[Flow], c1_configured: bool = True) -> Cond:
         step = rot.get("step") or Step.IDLE.value
         celigo_state = rot.get("celigo") or {}
         if step != Step.IDLE.value:
@@ -803,6 +803,13 @@ class Rotator:
                 "RotationUnsupported",
                 "Celigo refused the accesstokens API to this token (403/404): Celigo token rotation is off until "
                 "spec.rotation.celigo changes; rotate the token by hand in the source Secret.",
+            )
+        if Flow.CONDUCTORONE in flows and not c1_configured:
+            return Cond.false(
+                cond.ROTATION,
+                "ConductorOneNotConfigured",
+                "spec.rotation.conductorOne is enabled but spec.conductorOne (app id, connector id, API "
+                "credentials Secret) is not set: nothing can be rotated.",
             )
         failed = [f for f in flows if (rot.get(_FLOW_KEY[f]) or {}).get("lastResult") == "Failed"]
         if failed:

@@ -210,3 +210,8 @@ def test_rotation_condition(rot: dict, status: str, reason: str) -> None:
 def test_operator_owned_credential_is_said_in_the_condition() -> None:
     cond = _rotator()._condition({"step": "Idle", "credentialSource": "Operator"}, [Flow.CONDUCTORONE])
     assert "source Secret's ConductorOne keys are ignored" in cond.message
+
+
+def test_conductorone_rotation_without_spec_conductorone_is_explained() -> None:
+    cond = _rotator()._condition({"step": "Idle"}, [Flow.CONDUCTORONE], c1_configured=False)
+    assert (cond.status, cond.reason) == ("False", "ConductorOneNotConfigured")
