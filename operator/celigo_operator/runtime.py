@@ -80,6 +80,7 @@ class Runtime:
     health: HealthChecker | None = None
     reconciler: Reconciler | None = None
     locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    stop_flag: threading.Event = field(default_factory=threading.Event)
 
     async def startup(self) -> None:
         self.kube = Kube(self.api_client, workers=self.config.api_workers, timeout=self.config.api_timeout)
@@ -92,6 +93,7 @@ class Runtime:
         self.reconciler = Reconciler(self.kube, self.config, key, self.health)
 
     async def cleanup(self) -> None:
+        self.stop_flag.set()
         if self.health is not None:
             await self.health.aclose()
         if self.kube is not None:
@@ -212,13 +214,16 @@ def run(config: OperatorConfig, api_client: k8s.ApiClient, *, ready_flag: Any = 
     settings = kopf.OperatorSettings()
     configure_settings(settings, config)
     registry = build_registry(runtime)
-    stop_flag = threading.Event()
+    # kopf waits for this flag in an executor thread, and asyncio.run waits for that thread at exit: the
+    # cleanup handler raises it, or a SIGTERM-stopped operator would hang until killed.
+    stop_flag = runtime.stop_flag
     lost = threading.Event()
     elector = _elector(config, api_client) if config.leader_election else None
     if elector is not None:
         # SIGTERM while still waiting for the Lease must end the wait (kopf installs its handlers later).
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop_flag.set())
-        if not elector.acquire(stop_flag):
+        waiting = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda *_: waiting.set())
+        if not elector.acquire(waiting):
             return 0
         signal.signal(signal.SIGTERM, previous)
 
