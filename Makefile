@@ -23,7 +23,9 @@ lint: venv
 	$(BIN)/mypy
 
 crds: venv
-	$(BIN)/celigo-operator crd > crds/celigoconnectors.yaml
+	$(BIN)/celigo-operator crd > crds/celigoconnectors.yaml.tmp
+	mv crds/celigoconnectors.yaml.tmp crds/celigoconnectors.yaml
+	sh deploy/sync-crds.sh
 
 demo: venv
 	$(BIN)/celigo-operator demo

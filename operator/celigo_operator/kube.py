@@ -63,12 +63,18 @@ def load_api_client(kubeconfig: str | None = None, context: str | None = None) -
     if kubeconfig is None:
         try:
             k8s_config.load_incluster_config()
-            return k8s.ApiClient()
+            return _named(k8s.ApiClient())
         except k8s_config.ConfigException:
             pass
     cfg = k8s.Configuration()
     k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
-    return k8s.ApiClient(cfg)
+    return _named(k8s.ApiClient(cfg))
+
+
+def _named(api_client: k8s.ApiClient) -> k8s.ApiClient:
+    """Every request says who made it (managedFields, audit logs, the emulator's request log)."""
+    api_client.user_agent = f"celigo-operator/{__version__}"
+    return api_client
 
 
 class Kube:
