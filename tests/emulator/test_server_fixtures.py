@@ -8,9 +8,14 @@ from celigo_operator.testing.kube import KubeEmulator
 
 
 def test_function_fixture_is_fresh(kube_emulator: KubeEmulator) -> None:
-    with httpx.Client(base_url=kube_emulator.url, headers={"Authorization": f"Bearer {kube_emulator.token}"}) as c:
+    with httpx.Client(
+        base_url=kube_emulator.url, headers={"Authorization": f"Bearer {kube_emulator.token}"}
+    ) as c:
         assert c.get("/api/v1/namespaces/default/configmaps").json()["items"] == []
-        assert c.post("/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "x"}}).status_code == 201
+        assert (
+            c.post("/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "x"}}).status_code
+            == 201
+        )
 
 
 def test_session_fixture_is_shared(kube_emulator_session: KubeEmulator) -> None:
