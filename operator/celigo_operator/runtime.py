@@ -157,12 +157,36 @@ class Runtime:
                 for t in (cond.CREDENTIALS_VALID, cond.CELIGO_REACHABLE)
             )
             metrics.health_checked(meta["namespace"], meta["name"], healthy)
+        _record_rotations(meta["namespace"], meta["name"], body.get("status") or {}, outcome.status)
         patch = status_to_write(body.get("status"), outcome.status, self.config.status_refresh)
         if patch is not None:
             await self.kube.patch_connector_status(meta["namespace"], meta["name"], patch)
         for event in outcome.events:
             logger.info("%s: %s", event.reason, event.message)
             kopf.event(dict(body), type=event.type, reason=event.reason, message=event.message)
+
+
+def _record_rotations(namespace: str, name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    """Count a source-Secret credential change once it is rolled. Active rotation flows count themselves
+    (rotation.py), so a roll made while one of them is pending is theirs, not counted here."""
+    before, after = old.get("credentials") or {}, new.get("credentials") or {}
+    if (
+        not after.get("rotatedAt")
+        or after.get("rotatedAt") == before.get("rotatedAt")
+        or not before.get("version")
+    ):
+        return
+    flows = [f for f in (new.get("rotation") or {}).values() if isinstance(f, Mapping)]
+    if any(f.get("pending") for f in flows):
+        return
+    metrics.rotated(namespace, name, True, _parse_time(after["rotatedAt"]))
+
+
+def _parse_time(value: str) -> float | None:
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
 
 
 def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
