@@ -292,3 +292,30 @@ def test_deployment_defaults_stored(api: httpx.Client) -> None:
     assert pod["containers"][0]["terminationMessagePath"] == "/dev/termination-log"
     assert d["metadata"]["generation"] == 1
     assert "status" not in d or d["status"] == {}
+
+
+def test_label_and_annotation_rules(api: httpx.Client, widget_crd: dict) -> None:
+    r = api.post(CMS, json=configmap("a", labels={"app": "x" * 64}))
+    assert r.status_code == 422
+    assert r.json()["message"].startswith('ConfigMap "a" is invalid: metadata.labels: Invalid value: "xxx')
+    assert "must be no more than 63 characters" in r.json()["message"]
+    r = api.post(CMS, json=configmap("a", labels={"app": "has space"}))
+    assert r.status_code == 422 and "a valid label must be an empty string" in r.json()["message"]
+    r = api.post(CMS, json=configmap("a", labels={"Bad_Prefix/x": "v"}))
+    assert r.status_code == 422 and "prefix part a lowercase RFC 1123 subdomain" in r.json()["message"]
+    r = api.post(CMS, json=configmap("a", annotations={"a/b/c": "v"}))
+    assert r.status_code == 422 and "a qualified name must consist of" in r.json()["message"]
+    r = api.post(CMS, json=configmap("a", annotations={"big": "x" * (256 * 1024)}))
+    assert r.status_code == 422
+    assert r.json()["details"]["causes"][0] == {
+        "reason": "FieldValueTooLong",
+        "message": "Too long: may not be more than 262144 bytes",
+        "field": "metadata.annotations",
+    }
+    ok = {"app.kubernetes.io/name": "x", "empty": ""}
+    assert (
+        api.post(CMS, json=configmap("a", labels=ok, annotations={"UPPER.ok/Key": "any value"})).status_code
+        == 201
+    )
+    r = api.post(WIDGETS, json={**widget("w"), "metadata": {"name": "w", "labels": {"k": "-bad"}}})
+    assert r.status_code == 422 and r.json()["details"]["kind"] == "Widget"

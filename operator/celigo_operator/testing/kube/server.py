@@ -96,6 +96,61 @@ _STRING_MAPS = {
 DELETE_RETURNS_OBJECT = {"namespaces", "pods", "services"}
 
 
+ANNOTATIONS_LIMIT = 256 * 1024
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_QUALIFIED_NAME_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric"
+    " character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is"
+    " '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start"
+    " and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for"
+    " validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+
+
+def qualified_name_errors(value: str) -> list[str]:
+    """validation.IsQualifiedName: label keys and annotation keys ([prefix/]name)."""
+    errs: list[str] = []
+    parts = value.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            if len(prefix) > 253:
+                errs.append("prefix part must be no more than 253 characters")
+            if not _DNS1123_SUBDOMAIN.match(prefix):
+                errs.append("prefix part " + _SUBDOMAIN_MSG)
+    else:
+        return [
+            "a qualified name "
+            + _QUALIFIED_NAME_MSG
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
+    if not name:
+        errs.append("name part must be non-empty")
+    elif len(name) > 63:
+        errs.append("name part must be no more than 63 characters")
+    if not _QUALIFIED_NAME.match(name):
+        errs.append("name part " + _QUALIFIED_NAME_MSG)
+    return errs
+
+
+def label_value_errors(value: str) -> list[str]:
+    """validation.IsValidLabelValue."""
+    errs: list[str] = []
+    if len(value) > 63:
+        errs.append("must be no more than 63 characters")
+    if not _LABEL_VALUE.match(value):
+        errs.append(_LABEL_VALUE_MSG)
+    return errs
+
+
 def now_rfc3339() -> str:
     """Second-precision UTC timestamp as the API server writes metav1.Time."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -263,8 +318,32 @@ class Core:
         if causes:
             raise errors.invalid(info, name, causes)
 
+    def _validate_metadata(self, info: ResourceInfo, obj: dict, name: str) -> None:
+        """Label and annotation rules of ValidateObjectMeta (every kind): a cluster refuses these with 422."""
+        meta = obj.get("metadata") or {}
+        causes: list[errors.FieldError] = []
+        for key, value in (meta.get("labels") or {}).items():
+            causes += [
+                errors.FieldError.invalid("metadata.labels", key, m) for m in qualified_name_errors(key)
+            ]
+            causes += [
+                errors.FieldError.invalid("metadata.labels", value, m)
+                for m in label_value_errors(value or "")
+            ]
+        annotations = meta.get("annotations") or {}
+        for key in annotations:
+            causes += [
+                errors.FieldError.invalid("metadata.annotations", key, m)
+                for m in qualified_name_errors(key.lower())
+            ]
+        if sum(len(k) + len(v or "") for k, v in annotations.items()) > ANNOTATIONS_LIMIT:
+            causes.append(errors.FieldError.too_long("metadata.annotations", ANNOTATIONS_LIMIT))
+        if causes:
+            raise errors.invalid(info, name, causes)
+
     def _process(self, info: ResourceInfo, obj: dict, ctx: WriteContext, name: str) -> None:
         """Defaults and validation: built-in defaults, or the CRD's structural schema."""
+        self._validate_metadata(info, obj, name)
         if info.custom:
             from .schema import process_custom_resource
 
