@@ -44,8 +44,8 @@ class EmulatorSettings:
     gc_interval: float = 0.05  # garbage collector / namespace controller period
     default_watch_timeout: float = 1800  # when the client sends no timeoutSeconds
     watch_timeout_scale: float = 1.0  # multiplies a client's timeoutSeconds (tests shorten watches with it)
-    min_ready_seconds_scale: float = 0.01  # minReadySeconds and progressDeadlineSeconds are multiplied by it
-    progress_deadline_scale: float = 0.01
+    min_ready_seconds_scale: float = 0.01  # a Deployment's minReadySeconds is multiplied by it
+    progress_deadline_scale: float = 0.01  # progressDeadlineSeconds is multiplied by it (600 s -> 6 s)
     # The namespace controller starts removing a deleted namespace's contents this long after the DELETE, so
     # `kubectl delete -k` still finds and deletes them itself, as on a cluster.
     namespace_delay: float = 0.3
