@@ -13,6 +13,7 @@ import pytest
 from celigo_operator.testing.fake_celigo import Fault
 from celigo_operator.testing.harness import wait_for
 from e2e.test_rotation_support import (
+    assert_not_leaked,
     connector_values,
     rotate_now,
     rotating_connector,
@@ -54,6 +55,7 @@ def test_token_rotation_creates_verifies_rolls_and_revokes(w: World) -> None:
     assert connector_values(w, s.ns)["BATON_CLIENT_ID"] == s.initial_client  # ConductorOne untouched
     assert rot["credentialSource"] == "SourceSecret"
     w.wait_ready(s.ns)
+    assert_not_leaked(w, token)
 
 
 @pytest.mark.parametrize(

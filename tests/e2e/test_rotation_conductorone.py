@@ -13,6 +13,7 @@ from celigo_operator.testing.fake_conductorone import Fault as C1Fault
 from celigo_operator.testing.harness import wait_for
 from e2e.test_rotation_support import (
     Setup,
+    assert_not_leaked,
     connector_values,
     live_c1_credentials,
     rotate_now,
@@ -63,6 +64,7 @@ def test_rotate_now_rotates_rolls_and_revokes_the_old(w: World) -> None:
     obj = w.get(s.ns)
     assert "celigo-operator.io/revoke-credential" in obj["metadata"].get("finalizers", [])
     w.wait_ready(s.ns)
+    assert_not_leaked(w, values["BATON_CLIENT_SECRET"])
 
 
 

@@ -124,3 +124,20 @@ def wait_rolled(w: World, ns: str, timeout: float = 30.0) -> dict:
 
 def live_c1_credentials(w: World, s: Setup) -> list[dict]:
     return [c for c in w.c1.credentials(s.app, s.connector) if not c["revoked"]]
+
+
+def assert_not_leaked(w: World, *values: str) -> None:
+    """Rotated secrets live only in Secrets: never in the operator log, Events, the resource or the Deployment."""
+    blobs = [
+        w.operator.log() if w.operator else "",
+        w.core.list_event_for_all_namespaces(_preload_content=False).data.decode(),
+        w.custom.list_cluster_custom_object(
+            "celigo-operator.io", "v1alpha1", "celigoconnectors", _preload_content=False
+        ).data.decode(),
+        w.apps.list_deployment_for_all_namespaces(_preload_content=False).data.decode(),
+    ]
+    for value in values:
+        assert len(value) >= 16
+        for blob in blobs:
+            assert value not in blob
+            assert base64.b64encode(value.encode()).decode() not in blob
