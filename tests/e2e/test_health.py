@@ -223,6 +223,7 @@ def test_empty_account_and_many_pages(w: World) -> None:
 
 def test_no_flapping_between_ticks(w: World) -> None:
     ns = ready(w)
+    wait_for(lambda: w.get(ns)["status"]["credentials"].get("lastRotationResult") == "Succeeded", 15, what="settled")
     before = w.get(ns)["status"]["conditions"]
     mark = len(w.emu.request_log)
     time.sleep(3)  # three ticks, no health check due
