@@ -27,7 +27,7 @@ class Kubectl:
         self.namespace = namespace
 
     def run(
-        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60.0
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 150.0
     ) -> subprocess.CompletedProcess[str]:
         cmd = [KUBECTL, "--kubeconfig", self.kubeconfig]
         if self.namespace and "-n" not in args and "--namespace" not in args and "-A" not in args:
