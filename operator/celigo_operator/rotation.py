@@ -52,6 +52,8 @@ ANNOTATION_ROTATION_ID = f"{api.GROUP}/rotation-id"
 ROLE_C1 = "conductorone-credential"
 ROLE_CELIGO = "celigo-token"
 TOKEN_NAME_PREFIX = "celigo-operator"
+#: A new credential refused this many times in a row is given up (revoked); fewer is treated as lag.
+VERIFY_ATTEMPTS = 3
 
 
 class Step(enum.StrEnum):
@@ -562,7 +564,9 @@ class Rotator:
             return
         try:
             await self._c1_client(client_id, client_secret).verify()
-        except errors.AuthenticationFailed:
+        except errors.AuthenticationFailed as exc:
+            if int(rot.get("attempts") or 0) + 1 < VERIFY_ATTEMPTS:  # a brand-new credential may lag a little
+                raise self._c1_wait(exc, "verifying the new credential") from None
             await self._revoke_quietly(ctx, pending.get("id"))
             self._abandon(ctx, rot, Flow.CONDUCTORONE, "ConductorOne refused the new credential; it was revoked", result)
             return
@@ -732,6 +736,8 @@ class Rotator:
         if checked.transient:
             raise Wait(f"Celigo could not verify the new token: {checked.reachable.message}", backoff=True)
         if not checked.token_accepted:
+            if int(rot.get("attempts") or 0) + 1 < VERIFY_ATTEMPTS:
+                raise Wait(f"Celigo refused the new token: {checked.reachable.message}", backoff=True)
             self._abandon(ctx, rot, Flow.CELIGO, "Celigo refused the new token; the old one stays in use", result)
             return
         previous = state.get("current")

@@ -65,6 +65,13 @@ def test_rotate_now_rotates_rolls_and_revokes_the_old(w: World) -> None:
     assert "celigo-operator.io/revoke-credential" in obj["metadata"].get("finalizers", [])
     w.wait_ready(s.ns)
     assert_not_leaked(w, values["BATON_CLIENT_SECRET"])
+    # The operator owns the ConductorOne credential now: the source Secret's ConductorOne keys are ignored.
+    template = w.deployment(s.ns)["spec"]["template"]
+    other = w.credentials()
+    w.put_secret(s.ns, {**other, "BATON_CELIGO_ACCESS_TOKEN": s.token})
+    time.sleep(2.5)  # ticks pass
+    assert w.deployment(s.ns)["spec"]["template"] == template
+    assert connector_values(w, s.ns)["BATON_CLIENT_ID"] == values["BATON_CLIENT_ID"]
 
 
 
@@ -177,3 +184,15 @@ def test_deletion_gives_up_after_the_timeout_when_conductorone_is_down(w: World)
 def test_no_finalizer_without_an_operator_created_credential(w: World) -> None:
     s = rotating_connector(w)
     assert "celigo-operator.io/revoke-credential" not in (w.get(s.ns)["metadata"].get("finalizers") or [])
+
+
+def test_new_credential_refused_repeatedly_is_revoked_and_the_old_one_kept(w: World) -> None:
+    s = rotating_connector(w)
+    w.c1.inject(C1Fault(path_prefix=TOKEN_PATH, method="POST", client_kind="connector", status=401, times=None))
+    rotate_now(w, s.ns)
+    cond = w.wait_condition(s.ns, "celigo", "Rotation", "False", "RotationFailed", timeout=30)
+    assert "refused the new credential" in cond["message"]
+    live = live_c1_credentials(w, s)
+    assert [c["clientId"] for c in live] == [s.initial_client], "the refused new credential was revoked"
+    assert connector_values(w, s.ns)["BATON_CLIENT_ID"] == s.initial_client
+    assert rotation(w, s.ns)["step"] == "Idle"
