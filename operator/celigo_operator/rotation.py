@@ -568,6 +568,7 @@ class Rotator:
             if int(rot.get("attempts") or 0) + 1 < VERIFY_ATTEMPTS:  # a brand-new credential may lag a little
                 raise self._c1_wait(exc, "verifying the new credential") from None
             await self._revoke_quietly(ctx, pending.get("id"))
+            await self._delete_owned(ctx, pending)
             self._abandon(ctx, rot, Flow.CONDUCTORONE, "ConductorOne refused the new credential; it was revoked", result)
             return
         except errors.ConductorOneError as exc:
@@ -738,7 +739,13 @@ class Rotator:
         if not checked.token_accepted:
             if int(rot.get("attempts") or 0) + 1 < VERIFY_ATTEMPTS:
                 raise Wait(f"Celigo refused the new token: {checked.reachable.message}", backoff=True)
-            self._abandon(ctx, rot, Flow.CELIGO, "Celigo refused the new token; the old one stays in use", result)
+            try:
+                client = self._celigo_client(await self._current_token(ctx, rot), ctx.spec.region)
+                await client.revoke_access_token(str(pending.get("id")))
+            except (Wait, celigo.CeligoError) as exc:
+                log.warning("could not revoke an unusable new Celigo token: %s", exc)
+            await self._delete_owned(ctx, pending)
+            self._abandon(ctx, rot, Flow.CELIGO, "Celigo refused the new token; it was revoked, the old one stays", result)
             return
         previous = state.get("current")
         initial = ctx.spec.rotation.celigo.token_id

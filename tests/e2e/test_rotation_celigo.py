@@ -133,3 +133,16 @@ def test_conductorone_credential_expiry_is_read(w: World) -> None:
     s = rotating_connector(w, c1=False, celigo=False, expiryWarning="2400h")  # credentials live 90 days
     cond = w.wait_condition(s.ns, "celigo", "CredentialsExpiring", "True", "ExpiresSoon", timeout=30)
     assert "ConductorOne credential" in cond["message"]
+
+
+def test_new_token_refused_repeatedly_is_revoked_and_the_old_one_kept(w: World) -> None:
+    s = rotating_connector(w, c1=False, celigo=True)
+    w.celigo.inject(Fault(path_prefix="/v1/tokenInfo", status=401, times=None, match_token=lambda t: t != s.token))
+    rotate_now(w, s.ns)
+    cond = w.wait_condition(s.ns, "celigo", "Rotation", "False", "RotationFailed", timeout=30)
+    assert "refused the new token" in cond["message"]
+    assert connector_values(w, s.ns)["BATON_CELIGO_ACCESS_TOKEN"] == s.token
+    assert not w.celigo.token_record(s.token)["revoked"]
+    made = [r for r in w.celigo.account("us").access_tokens.values()
+            if (r["name"] or "").startswith(f"celigo-operator {s.ns}/")]
+    assert len(made) == 1 and made[0]["revoked"], "the refused new token was revoked"

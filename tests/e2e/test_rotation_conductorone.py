@@ -196,3 +196,5 @@ def test_new_credential_refused_repeatedly_is_revoked_and_the_old_one_kept(w: Wo
     assert [c["clientId"] for c in live] == [s.initial_client], "the refused new credential was revoked"
     assert connector_values(w, s.ns)["BATON_CLIENT_ID"] == s.initial_client
     assert rotation(w, s.ns)["step"] == "Idle"
+    stored = [x for x in w.owned_secrets(s.ns) if "-c1-" in x["metadata"]["name"]]
+    assert stored == [], "the refused credential's Secret is gone with it"
