@@ -658,7 +658,7 @@ class Rotator:
     async def _current_token(self, ctx: Context, rot: Mapping[str, Any]) -> str:
         """The token the pods use now: the operator's, else the source Secret's."""
         current = ((rot.get("celigo") or {}).get("current") or {}).get("secretName")
-        if current:
+        if current and ctx.spec.rotation.celigo.enabled:
             secret = await self.kube.get_secret(ctx.owner.namespace, current)
             token = _decode(secret, manifests.ENV_ACCESS_TOKEN) if secret else None
         else:
@@ -873,7 +873,9 @@ class Rotator:
         spec = ctx.spec
         c1 = spec.conductor_one
         c1_state = rot.get("conductorOne") or {}
-        c1_id = (c1_state.get("current") or {}).get("id") or spec.rotation.conductor_one.initial_credential_id
+        # The operator's credential is the one in use only while its flow is on; else the source Secret's.
+        owned_c1 = (c1_state.get("current") or {}).get("id") if spec.rotation.conductor_one.enabled else None
+        c1_id = owned_c1 or spec.rotation.conductor_one.initial_credential_id
         if c1 is not None and c1_id:
             try:
                 client = await self._api_client(ctx)
@@ -886,7 +888,8 @@ class Rotator:
             except (Wait, errors.ConductorOneError) as exc:
                 log.info("could not read the ConductorOne credential's expiry: %s", exc)
         tok_state = rot.get("celigo") or {}
-        token_id = (tok_state.get("current") or {}).get("id") or spec.rotation.celigo.token_id
+        owned_token = (tok_state.get("current") or {}).get("id") if spec.rotation.celigo.enabled else None
+        token_id = owned_token or spec.rotation.celigo.token_id
         if token_id and not tok_state.get("unsupported"):
             try:
                 record = await self._celigo_client(await self._current_token(ctx, rot), spec.region).get_access_token(
