@@ -37,6 +37,7 @@ def machine() -> dict[str, Any]:
                                 text=True, check=False).stdout.strip()
     except OSError:
         commit = ""
+    commit = commit or os.environ.get("BENCH_COMMIT", "")
     import kopf
 
     return {
@@ -52,13 +53,16 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    parser.add_argument("--sizes", default="100,500", help="scale-up sizes; the first also runs idle+rotation")
+    parser.add_argument("--sizes", default="100,200", help="scale-up sizes; the first also runs idle+rotation")
     parser.add_argument("--watched", type=int, default=1000, help="resources watched for the memory figure")
     parser.add_argument("--per-namespace", type=int, default=10, help="resources per namespace")
+    parser.add_argument("--timeout", type=float, default=110.0, help="per scale-up/memory wait, seconds")
     parser.add_argument("--tick", type=float, default=30.0, help="CELIGO_OPERATOR_TICK_INTERVAL (default 30)")
     parser.add_argument("--idle-windows", type=int, default=2, help="health intervals the idle window spans")
     parser.add_argument("--users", type=int, default=50_000, help="users in the Celigo inventory figure")
     parser.add_argument("--celigo-latency", type=float, default=0.05, help="fake Celigo per-request latency")
+    parser.add_argument("--profile", choices=("cpu", "mem"),
+                        help="only: one scale-up of the first size with the operator under cProfile/tracemalloc")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json/latest.png go")
     args = parser.parse_args(argv)
 
@@ -66,6 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     env = {"CELIGO_OPERATOR_TICK_INTERVAL": f"{args.tick:g}", "CELIGO_OPERATOR_LOG_LEVEL": "WARNING"}
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="celigo-bench-"))
+    if args.profile:
+        args.out.mkdir(parents=True, exist_ok=True)
+        out = args.out / ("operator.prof" if args.profile == "cpu" else "operator-memory.txt")
+        out.unlink(missing_ok=True)
+        try:
+            result = scenarios.scale_up(workdir, sizes[0], env, per_namespace=args.per_namespace,
+                                        timeout=args.timeout, profile=[f"--{args.profile}", str(out)])
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(json.dumps(result, indent=2))
+        print(f"profile: {out if args.profile == 'mem' else out.with_suffix('.txt')}")
+        return 0
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
@@ -98,19 +114,26 @@ def main(argv: list[str] | None = None) -> int:
                 op = steady["scale"]
             else:
                 step(f"scale-up: {n} resources")
-                op = scenarios.scale_up(workdir, n, env, per_namespace=args.per_namespace)
+                op = scenarios.scale_up(workdir, n, env, per_namespace=args.per_namespace, timeout=args.timeout)
                 results["memory"][f"rss_mib_{n}"] = op["rss_mib_ready"]
             ratio = round(op["time_to_all_ready_s"] / fl["time_to_all_ready_s"], 2)
             results["scale_up"].append({"n": n, "operator": op, "floor": fl, "ratio": ratio})
         if args.watched:
             step(f"memory: {args.watched} resources watched")
-            watched = scenarios.watched_memory(workdir, args.watched, env, per_namespace=args.per_namespace)
+            watched = scenarios.watched_memory(workdir, args.watched, env, per_namespace=args.per_namespace,
+                                               timeout=args.timeout)
             results["watched"] = watched
             results["memory"][f"rss_mib_{args.watched}"] = watched[f"rss_mib_{args.watched}"]
         step(f"celigo client: inventory of {args.users} users")
         results["celigo"] = {"inventory": celigo_bench.inventory(args.users, args.celigo_latency)}
         step("celigo client: 1000 health checks on one account")
         results["celigo"]["burst"] = celigo_bench.rate_limit_burst(1000)
+    except BaseException:
+        # Keep what was measured (e.g. after Ctrl-C): it is often what explains the failure.
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "partial.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(f"partial results in {args.out / 'partial.json'}", file=sys.stderr)
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -119,11 +119,22 @@ def scale_up(workdir: Path, n: int, env: Mapping[str, str], *, per_namespace: in
         result = {"operator_startup_s": round(startup, 2), "rss_mib_empty": round(rss_empty, 1),
                   **_create_and_wait(bench, keys, interval, timeout)}
         if profile:
-            os.kill(bench.pid, signal.SIGUSR1)
-            time.sleep(3.0)
-        _wait_quiet(bench, quiet=3.0, timeout=60.0)
+            _dump_profile(bench.pid, profile)
+        _wait_quiet(bench, quiet=3.0, timeout=20.0)
         result["rss_mib_ready"] = round(rss_mib(bench.pid), 1)
         return result
+
+
+def _dump_profile(pid: int, profile: list[str]) -> None:
+    """Ask the profiled operator for its numbers now (SIGUSR1 for --cpu, a trigger file for --mem)."""
+    out = Path(profile[1])
+    if profile[0] == "--cpu":
+        os.kill(pid, signal.SIGUSR1)
+    else:
+        out.with_name(out.name + ".trigger").touch()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and out.stat().st_size):
+        time.sleep(0.5)
 
 
 def _wait_quiet(bench: Bench, quiet: float, timeout: float) -> None:
@@ -334,11 +345,12 @@ def watched_memory(workdir: Path, n: int, env: Mapping[str, str], *, per_namespa
             list(bench.pool.map(one, keys))
             done = watch.wait_count(n, timeout)
             elapsed = time.monotonic() - t0
-        _wait_quiet(bench, quiet=3.0, timeout=60.0)
+        _wait_quiet(bench, quiet=3.0, timeout=20.0)
         calls = bench.celigo.requests[celigo_mark:]
         return {
             "n": n,
             "all_observed": done,
+            "observed": len(watch.first),
             "time_to_all_observed_s": round(elapsed, 2),
             "rss_mib_0": round(rss_empty, 1),
             f"rss_mib_{n}": round(rss_mib(bench.pid), 1),
