@@ -93,3 +93,24 @@ def _parse(name: str, raw: str, default: Any) -> Any:
         return raw
     except ValueError as exc:
         raise ValueError(f"{ENV_PREFIX}{name.upper()}: cannot parse {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class RotationSettings:
+    """Operator-level rotation knobs (CELIGO_OPERATOR_ROTATION_<FIELD>); seconds throughout."""
+
+    backoff_base: float = 60.0  # first retry after a failure; doubles per attempt (cert-manager style)
+    backoff_max: float = 8 * 3600.0
+    expiry_warning: float = 7 * 86400.0  # default of spec.rotation.expiryWarning
+    revoke_timeout: float = 300.0  # default of spec.rotation.revokeOnDeleteTimeout
+    api_retries: int = 1  # in-call retries of a ConductorOne read/revoke before the step backs off
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RotationSettings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + "ROTATION_" + f.name.upper())
+            if raw:
+                values[f.name] = int(raw) if f.type in ("int", int) else float(raw)
+        return replace(cls(), **values)

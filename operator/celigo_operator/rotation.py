@@ -24,10 +24,9 @@ import asyncio
 import base64
 import enum
 import logging
-import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,7 +35,7 @@ from celigo_operator import conditions as cond
 from celigo_operator.api import CeligoConnectorSpec
 from celigo_operator.conditions import Cond, utcnow
 from celigo_operator.conductorone import ConductorOneClient, errors
-from celigo_operator.config import OperatorConfig
+from celigo_operator.config import OperatorConfig, RotationSettings
 from celigo_operator.credentials import CredentialFormatError, parse_client_id, parse_client_secret
 from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube, KubeError
@@ -77,28 +76,6 @@ FLOW_STEPS: dict[Flow, tuple[Step, ...]] = {
     Flow.CELIGO: (Step.REQUESTING, Step.STORED, Step.ROLLING_OUT, Step.REVOKING),
 }
 _FLOW_KEY = {Flow.CONDUCTORONE: "conductorOne", Flow.CELIGO: "celigo"}
-_ENV_PREFIX = "CELIGO_OPERATOR_ROTATION_"
-
-
-@dataclass(frozen=True)
-class RotationSettings:
-    """Operator-level rotation knobs (CELIGO_OPERATOR_ROTATION_<FIELD>); seconds throughout."""
-
-    backoff_base: float = 60.0  # first retry after a failure; doubles per attempt (cert-manager style)
-    backoff_max: float = 8 * 3600.0
-    expiry_warning: float = 7 * 86400.0  # default of spec.rotation.expiryWarning
-    revoke_timeout: float = 300.0  # default of spec.rotation.revokeOnDeleteTimeout
-    api_retries: int = 1  # in-call retries of a ConductorOne read/revoke before the step backs off
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RotationSettings:
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(_ENV_PREFIX + f.name.upper())
-            if raw:
-                values[f.name] = int(raw) if f.type in ("int", int) else float(raw)
-        return replace(cls(), **values)
 
 
 @dataclass
