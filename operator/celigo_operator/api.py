@@ -171,12 +171,16 @@ class ConductorOneRotation(_Model):
         "has rotated the first time.",
     )
     schedule: Annotated[str, Field(pattern=DURATION_MIN_1M)] | None = Field(
-        None, description='Rotate this long after the last rotation (Go-style duration, e.g. "720h"); empty: '
-        "only on the rotate-now annotation."
+        None,
+        description='Rotate this long after the last rotation (Go-style duration, e.g. "720h"); empty: '
+        "only on the rotate-now annotation.",
     )
-    initial_credential_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")] | None = Field(
-        None, description="ConductorOne id of the credential in the source Secret, so the first rotation can "
-        "revoke it and its expiry can be watched. Empty: the first rotation leaves it alone (an Event says so)."
+    initial_credential_id: (
+        Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")] | None
+    ) = Field(
+        None,
+        description="ConductorOne id of the credential in the source Secret, so the first rotation can "
+        "revoke it and its expiry can be watched. Empty: the first rotation leaves it alone (an Event says so).",
     )
 
 
@@ -186,11 +190,13 @@ class CeligoRotation(_Model):
 
     enabled: bool = Field(False, description="Let the operator create new Celigo tokens and revoke old ones.")
     schedule: Annotated[str, Field(pattern=DURATION_MIN_1M)] | None = Field(
-        None, description="Rotate this long after the last rotation; empty: only on the rotate-now annotation."
+        None,
+        description="Rotate this long after the last rotation; empty: only on the rotate-now annotation.",
     )
     token_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")] | None = Field(
-        None, description="accesstokens _id of the token in the source Secret: lets the operator read its "
-        "autoPurgeAt and revoke it after the first rotation."
+        None,
+        description="accesstokens _id of the token in the source Secret: lets the operator read its "
+        "autoPurgeAt and revoke it after the first rotation.",
     )
     auto_purge: Literal["never", "1h", "4h", "1d", "4d", "10d", "30d"] = Field(
         "never", description="Auto purge of the tokens the operator creates."
@@ -203,12 +209,25 @@ class Rotation(_Model):
     conductor_one: ConductorOneRotation = _nested(ConductorOneRotation, "ConductorOne credential rotation.")
     celigo: CeligoRotation = _nested(CeligoRotation, "Celigo API token rotation.")
     expiry_warning: Annotated[str, Field(pattern=DURATION)] | None = Field(
-        None, description="Warn (CredentialsExpiring, an Event) this long before a credential expires; "
-        "empty: the operator's default (7 days)."
+        None,
+        description="Warn (CredentialsExpiring, an Event) this long before a credential expires; "
+        "empty: the operator's default (7 days).",
     )
     revoke_on_delete_timeout: Annotated[str, Field(pattern=DURATION)] | None = Field(
-        None, description="How long deleting the resource may wait to revoke the ConductorOne credential the "
-        "operator created before giving up (empty: the operator's default, 5m)."
+        None,
+        description="How long deleting the resource may wait to revoke the ConductorOne credential the "
+        "operator created before giving up (empty: the operator's default, 5m).",
+    )
+
+
+class OperatorUpgrade(_Model):
+    """How this connector takes a new operator release that changes its pod template."""
+
+    policy: Literal["Waves", "Immediate", "Hold"] = Field(
+        "Waves",
+        description="Waves: roll when an upgrade slot is free (a few connectors at a time, halted by a "
+        "failure); Immediate: roll at once; Hold: keep the running template until the spec changes. Changes "
+        "of the spec or the credentials always roll at once.",
     )
 
 
@@ -238,6 +257,9 @@ class CeligoConnectorSpec(_Model):
     health_server: HealthServer = _nested(HealthServer, "The connector's own health server and probes.")
     conductor_one: ConductorOne | None = Field(None, description="ConductorOne sync status (optional).")
     rotation: Rotation = _nested(Rotation, "Credential rotation (opt-in) and expiry warnings.")
+    operator_upgrade: OperatorUpgrade = _nested(
+        OperatorUpgrade, "How operator releases that change the pod template reach this connector."
+    )
     suspend: bool = Field(False, description="Stop changing the children; keep them as they are.")
     replicas: Annotated[int, Field(ge=0, le=10)] = Field(1, description="Connector pods (they share tasks).")
     resources: ResourceRequirements | None = Field(None, description="Container resources.")
@@ -330,8 +352,12 @@ class FlowStatus(_Model):
     unsupported: bool | None = Field(None, description="The API refused rotation (403/404): not tried again.")
     requested: bool | None = Field(None, description="A rotation is asked for (annotation or schedule).")
     requested_by: str | None = Field(None, description="Annotation or Schedule.")
-    last_message: str | None = Field(None, description="Why the last rotation of this flow failed or stopped.")
-    expires_at: str | None = Field(None, description="When the credential in use expires, when it can be read.")
+    last_message: str | None = Field(
+        None, description="Why the last rotation of this flow failed or stopped."
+    )
+    expires_at: str | None = Field(
+        None, description="When the credential in use expires, when it can be read."
+    )
     expiry_checked_at: str | None = Field(None, description="When that expiry was last read.")
 
 
@@ -341,7 +367,9 @@ class RotationStatus(_Model):
     step: Literal["Idle", "Requesting", "Stored", "RollingOut", "Revoking"] | None = Field(
         None, description="Where the running rotation is (Idle: none)."
     )
-    flow: Literal["ConductorOne", "Celigo"] | None = Field(None, description="Which flow the step belongs to.")
+    flow: Literal["ConductorOne", "Celigo"] | None = Field(
+        None, description="Which flow the step belongs to."
+    )
     id: str | None = Field(None, description="Id of the running rotation (names its Secret and token).")
     trigger: str | None = Field(None, description="Why it started: Schedule, Annotation or Expiry.")
     started_at: str | None = Field(None, description="When the running rotation started.")
@@ -350,7 +378,8 @@ class RotationStatus(_Model):
     last_error: str | None = Field(None, description="Why the last attempt failed.")
     rotate_now: str | None = Field(None, description="The last rotate-now annotation value acted on.")
     credential_source: str | None = Field(
-        None, description="Where the connector's ConductorOne credential comes from: SourceSecret or Operator."
+        None,
+        description="Where the connector's ConductorOne credential comes from: SourceSecret or Operator.",
     )
     conductor_one: FlowStatus | None = Field(None, description="ConductorOne credential rotation.")
     celigo: FlowStatus | None = Field(None, description="Celigo token rotation.")

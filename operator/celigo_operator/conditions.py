@@ -21,11 +21,13 @@ CONNECTOR_AVAILABLE = "ConnectorAvailable"
 SYNCED = "Synced"
 ROTATION = "Rotation"
 CREDENTIALS_EXPIRING = "CredentialsExpiring"
+OPERATOR_UPGRADE = "OperatorUpgrade"
 
-#: The conditions Ready summarises, in the order their reason wins. Rotation and expiry never change Ready.
+#: The conditions Ready summarises, in the order their reason wins. Rotation, expiry and a pending operator
+#: upgrade never change Ready.
 READY_INPUTS = (CREDENTIALS_VALID, RECONCILED, CELIGO_REACHABLE, CONNECTOR_AVAILABLE, SYNCED)
 #: Display order of every condition type.
-ORDER = (READY, *READY_INPUTS, ROTATION, CREDENTIALS_EXPIRING)
+ORDER = (READY, *READY_INPUTS, ROTATION, CREDENTIALS_EXPIRING, OPERATOR_UPGRADE)
 
 
 def utcnow() -> str:

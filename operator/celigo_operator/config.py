@@ -42,6 +42,8 @@ class OperatorConfig:
     metrics_port: int | None = 9090
     watch_server_timeout: int = 300
     watch_client_timeout: int = 330
+    upgrade_wave_size: int = 2  # connectors rolling at once for an operator upgrade that changes templates
+    upgrade_stall_after: float = 600.0  # an upgraded connector not available after this halts the wave
     leader_election: bool = False  # take a Lease before handling: for more than one replica
     lease_name: str = "celigo-operator-leader"
     lease_duration: float = 15.0

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from celigo_operator import api, manifests
+from celigo_operator import api, manifests, waves
 from celigo_operator import conditions as cond
 from celigo_operator.api import CeligoConnectorSpec
 from celigo_operator.conditions import Cond, utcnow
@@ -24,6 +24,7 @@ from celigo_operator.kube import Kube, KubeError
 from celigo_operator.manifests import ConnectorCredentials, Owner
 from celigo_operator.rotation import Context, RotationSettings, Rotator, merge_credentials
 from celigo_operator.sources import CredentialProblem
+from celigo_operator.waves import WaveGate
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Outcome:
     spec: CeligoConnectorSpec | None = None
     credentials: ConnectorCredentials | None = None
     deployment: dict[str, Any] | None = None  # as the API server returned it during this reconcile
+    upgrade: Cond | None = None  # OperatorUpgrade, while a new operator release waits to roll here
 
 
 def check_spec(spec: CeligoConnectorSpec, config: OperatorConfig) -> Cond | None:
@@ -126,6 +128,7 @@ class Reconciler:
         self.hmac_key = hmac_key
         self.health = health
         self.rotator = Rotator(kube, config, health, rotation or RotationSettings.from_env())
+        self.waves = WaveGate(size=config.upgrade_wave_size, stall_after=config.upgrade_stall_after)
 
     async def reconcile(self, body: Mapping[str, Any], *, check_now: bool = False) -> Outcome:
         """Converge one resource. `check_now` forces the Celigo/ConductorOne checks (create, update)."""
@@ -179,6 +182,11 @@ class Reconciler:
 
         available = await self._observe(owner, status, outcome.deployment)
         computed.append(available)
+        self._track_upgrade(owner, available, outcome)
+        if outcome.upgrade is not None:
+            computed.append(outcome.upgrade)
+        else:
+            drop.append(cond.OPERATOR_UPGRADE)
 
         if problem is None and not spec.suspend:
             cred_status = status.get("credentials") or {}
@@ -327,7 +335,10 @@ class Reconciler:
             await self._ensure_secret(owner, manifests.build_secret(owner, creds, version))
         else:
             # No usable new credentials: keep the pods on the last verified set, if it still exists.
-            version, secret_name = str(cred_status.get("version") or ""), str(cred_status.get("secretName") or "")
+            version, secret_name = (
+                str(cred_status.get("version") or ""),
+                str(cred_status.get("secretName") or ""),
+            )
             if not version or not secret_name:
                 return Cond.false(
                     cond.RECONCILED,
@@ -344,7 +355,12 @@ class Reconciler:
                 )
 
         desired = manifests.build_deployment(owner, spec, self.config, secret_name, version)
-        action, outcome.deployment = await self._ensure_deployment(owner, desired)
+        inputs = waves.digest([spec.model_dump(mode="json", by_alias=True), version])
+        desired["metadata"]["annotations"] = {
+            waves.ANNOTATION_INPUTS: inputs,
+            waves.ANNOTATION_TEMPLATE: waves.digest(desired["spec"]["template"]),
+        }
+        action, outcome.deployment = await self._ensure_deployment(owner, spec, desired, outcome)
         if action:
             outcome.events.append(
                 Event("Normal", action, f"{action} Deployment {desired['metadata']['name']}.")
@@ -384,29 +400,95 @@ class Reconciler:
             raise ChildConflict("Secret", name)
 
     async def _ensure_deployment(
-        self, owner: Owner, desired: dict[str, Any]
+        self, owner: Owner, spec: CeligoConnectorSpec, desired: dict[str, Any], outcome: Outcome
     ) -> tuple[str | None, dict[str, Any]]:
-        """Create, repair or leave the Deployment; returns what was done and the object as stored."""
+        """Create, repair or leave the Deployment; returns what was done and the object as stored.
+
+        A difference that only a new operator build explains (same spec and credentials, another template)
+        waits for a wave slot, so an upgrade never restarts every connector at once.
+        """
         name = desired["metadata"]["name"]
         actual = await self.kube.get_deployment(owner.namespace, name)
         if actual is None:
             return "Created", await self.kube.create_deployment(desired)
         if not _owned_by(actual, owner):
             raise ChildConflict("Deployment", name)
-        if manifests.is_subset(desired["spec"], actual.get("spec")) and manifests.is_subset(
+        annotations = desired["metadata"]["annotations"]
+        matches = manifests.is_subset(desired["spec"], actual.get("spec")) and manifests.is_subset(
             desired["metadata"].get("labels"), actual["metadata"].get("labels")
-        ):
+        )
+        change = waves.classify(
+            actual["metadata"].get("annotations"),
+            annotations[waves.ANNOTATION_INPUTS],
+            annotations[waves.ANNOTATION_TEMPLATE],
+            matches,
+        )
+        if change == "none":
+            return None, actual
+        if change == "operator" and not self._upgrade_may_roll(owner, spec, outcome):
             return None, actual
         body = {
             **desired,
             "metadata": {
                 **actual["metadata"],
                 "labels": {**(actual["metadata"].get("labels") or {}), **desired["metadata"]["labels"]},
+                "annotations": {**(actual["metadata"].get("annotations") or {}), **annotations},
                 "ownerReferences": desired["metadata"]["ownerReferences"],
             },
         }
         body["metadata"].pop("managedFields", None)
         return "Updated", await self.kube.replace_deployment(body)
+
+    def _upgrade_may_roll(self, owner: Owner, spec: CeligoConnectorSpec, outcome: Outcome) -> bool:
+        """Whether an operator-driven template change may roll now; says why not in OperatorUpgrade."""
+        policy = spec.operator_upgrade.policy
+        if policy == "Immediate":
+            return True
+        if policy == "Hold":
+            outcome.upgrade = Cond.false(
+                cond.OPERATOR_UPGRADE,
+                "Held",
+                "A new operator release changes this connector's pod template; spec.operatorUpgrade.policy is "
+                "Hold, so the running template stays until the spec changes.",
+            )
+            return False
+        if not self.waves.may_start(owner.uid):
+            outcome.upgrade = Cond.false(
+                cond.OPERATOR_UPGRADE,
+                "Waiting",
+                f"A new operator release changes this connector's pod template; waiting for an upgrade slot "
+                f"({self.waves.position()}).",
+            )
+            return False
+        self.waves.start(owner.uid)
+        outcome.events.append(
+            Event("Normal", "UpgradeRolling", "Rolling the connector to the new operator release.")
+        )
+        return True
+
+    def _track_upgrade(self, owner: Owner, available: Cond, outcome: Outcome) -> None:
+        """Free the wave slot once the upgraded connector is available; halt the wave if it fails."""
+        if owner.uid not in self.waves.rolling:
+            return
+        if available.status == "True" or available.reason == "ScaledToZero":
+            self.waves.finished(owner.uid)
+            return
+        failing = available.reason in ("CrashLoopBackOff", "ImagePullBackOff", "CreateContainerConfigError")
+        if failing or self.waves.stalled(owner.uid):
+            first = owner.uid not in self.waves.halted_by
+            self.waves.halt(owner.uid, f"{owner.namespace}/{owner.name}")
+            outcome.upgrade = Cond.false(
+                cond.OPERATOR_UPGRADE,
+                "Stalled",
+                f"The new operator release does not become available here ({available.reason}): the upgrade wave "
+                "is halted until this connector recovers.",
+            )
+            if first:
+                outcome.events.append(Event("Warning", "UpgradeStalled", outcome.upgrade.message))
+        else:
+            outcome.upgrade = Cond.false(
+                cond.OPERATOR_UPGRADE, "Rolling", "Rolling to the new operator release."
+            )
 
     async def _observe(self, owner: Owner, status: dict[str, Any], seen: dict[str, Any] | None) -> Cond:
         """ConnectorAvailable from the Deployment (already read this reconcile, if `seen`) and its pods."""
