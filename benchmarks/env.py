@@ -179,7 +179,7 @@ class Bench:
         assert self.operator is not None and self.operator.proc is not None
         return self.operator.proc.pid
 
-    def wait_operator_started(self, timeout: float = 60.0) -> float:
+    def wait_operator_started(self, timeout: float = 120.0) -> float:
         """Until the operator created its HMAC key Secret (its startup handler finished); seconds."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGUSR1, dump)
         profiler.enable()
         return int(cli.main(["run", *args.run_args]) or 0)
-    tracemalloc.start(10)
+    tracemalloc.start(1)  # one frame: deeper traces slow the import of kopf and kubernetes past a minute
     stop = threading.Event()
     threading.Thread(target=_snapshot_on_trigger, args=(args.mem, stop), daemon=True).start()
     try:
