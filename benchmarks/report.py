@@ -111,7 +111,7 @@ def plot(results: dict[str, Any], path: Path) -> str | None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return "matplotlib is not installed: no PNG written (it must be added to the dev extras)"
+        return "matplotlib is not installed (it comes with the dev extras: make venv): no PNG written"
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     scale = results["scale_up"]
     ns = [s["n"] for s in scale]
