@@ -50,7 +50,7 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
          _met(idle["status_writes_per_resource_hour"] <= 1.0)],
         [f"Idle: API reads per resource {per}", "report", _fmt(idle["reads_per_resource_interval"]), "—"],
         ["Idle: Celigo calls per health check", "≤ 3 + pages", _fmt(idle["celigo_calls_per_check"]),
-         _met(idle["celigo_calls_per_check"] is not None and idle["celigo_calls_per_check"] <= 3.0)],
+         _met(None if idle["celigo_calls_per_check"] is None else idle["celigo_calls_per_check"] <= 3.0)],
     ]
     mem = results["memory"]
     for key in sorted((k for k in mem if k.startswith("rss_mib_")), key=lambda k: int(k.rsplit("_", 1)[1])):
