@@ -35,6 +35,8 @@ class OperatorConfig:
     api_timeout: float = 30.0
     api_workers: int = 8
     celigo_timeout: float = 10.0
+    celigo_concurrency: int = 10  # Celigo checks running at once; more wait (one per token+region is shared)
+    followup_delay: float = 2.0  # a connector still rolling out is looked at again after this, not a tick
     log_format: str = "text"  # text | json
     log_level: str = "INFO"
     standalone: bool = True  # no kopf peering; HA uses a Lease instead

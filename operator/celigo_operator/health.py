@@ -7,6 +7,8 @@ inventory: at most 3 calls plus pagination. The mapping from outcomes to conditi
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import hashlib
 import time
 from collections import OrderedDict
@@ -112,8 +114,9 @@ class Schedule:
 
     next_due: dict[str, float] = field(default_factory=dict)
 
-    def due(self, uid: str, now: float | None = None) -> bool:
-        return (now if now is not None else time.monotonic()) >= self.next_due.get(uid, 0.0)
+    def due(self, uid: str, now: float | None = None, slack: float = 0.0) -> bool:
+        """Due now, or before the next tick would come (`slack`): a check is never a whole tick late."""
+        return (now if now is not None else time.monotonic()) + slack >= self.next_due.get(uid, 0.0)
 
     def checked(self, uid: str, interval: float, fraction: float, now: float | None = None) -> None:
         now = now if now is not None else time.monotonic()
@@ -148,6 +151,8 @@ class HealthChecker:
         )
         self._limiters: dict[str, celigo.RateLimiter] = {}
         self._c1_clients: OrderedDict[str, ConductorOneClient] = OrderedDict()
+        self._inflight: dict[str, asyncio.Task[CeligoHealth]] = {}
+        self._slots: asyncio.Semaphore | None = None  # made on the running loop
         self.schedule = Schedule()
 
     async def aclose(self) -> None:
@@ -188,7 +193,28 @@ class HealthChecker:
         )
 
     async def check_celigo(self, region: str, token: str, *, inventory: bool = True) -> CeligoHealth:
-        """tokenInfo in `region` (and, on 401, in the other one), then the inventory."""
+        """tokenInfo in `region` (and, on 401, in the other one), then the inventory.
+
+        Callers asking about the same token and region at the same time share one check (a thousand
+        connectors on one account cost one set of calls), and at most `celigo_concurrency` checks run at
+        once, so a burst queues here instead of in the HTTP pool, where requests would time out waiting.
+        """
+        key = hashlib.sha256(f"{region}\0{token}\0{inventory}".encode()).hexdigest()
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._limited_check(region, token, inventory))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        result = await asyncio.shield(task)
+        return copy.deepcopy(result)
+
+    async def _limited_check(self, region: str, token: str, inventory: bool) -> CeligoHealth:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(max(1, self.config.celigo_concurrency))
+        async with self._slots:
+            return await self._check(region, token, inventory)
+
+    async def _check(self, region: str, token: str, inventory: bool) -> CeligoHealth:
         client = self._client(token, region)
         try:
             await client.token_info()

@@ -156,7 +156,7 @@ class Reconciler:
             self.health.schedule.forget(owner.uid)
         else:
             self.health.schedule.spread(owner.uid, interval)
-        due = self.health.schedule.due(owner.uid)
+        due = self.health.schedule.due(owner.uid, slack=self.config.tick_interval / 2)
 
         last = cond.find(old_status.get("conditions"), cond.CREDENTIALS_VALID)
         creds_cond, creds, celigo = await self._credentials(owner, spec, status, due, last)

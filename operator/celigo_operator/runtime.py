@@ -81,6 +81,8 @@ class Runtime:
     reconciler: Reconciler | None = None
     locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     stop_flag: threading.Event = field(default_factory=threading.Event)
+    followups: set[str] = field(default_factory=set)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def startup(self) -> None:
         self.kube = Kube(self.api_client, workers=self.config.api_workers, timeout=self.config.api_timeout)
@@ -94,6 +96,8 @@ class Runtime:
 
     async def cleanup(self) -> None:
         self.stop_flag.set()
+        for task in list(self.background):
+            task.cancel()
         if self.health is not None:
             await self.health.aclose()
         if self.kube is not None:
@@ -122,6 +126,7 @@ class Runtime:
                     return
                 outcome = await self.reconciler.reconcile(latest, check_now=check_now)
                 await self._publish(latest, outcome, logger)
+                self._follow_up(body, outcome, logger)
             except Exception as exc:
                 error = type(exc).__name__
                 raise
@@ -141,6 +146,35 @@ class Runtime:
             logger.info("%s: %s", note.reason, note.message)
             kopf.event(dict(body), type=note.type, reason=note.reason, message=note.message)
         metrics.forget_connector(body["metadata"]["namespace"], body["metadata"]["name"])
+
+    def _follow_up(
+        self, body: Mapping[str, Any], outcome: Outcome, logger: logging.Logger | logging.LoggerAdapter[Any]
+    ) -> None:
+        """A connector still rolling out is looked at again in `followup_delay`, not a whole tick later, so
+        Ready follows the pods within seconds. One pending follow-up per resource."""
+        available = cond.find(outcome.status.get("conditions"), cond.CONNECTOR_AVAILABLE)
+        uid = body["metadata"]["uid"]
+        if available is None or available.get("reason") != "Progressing" or uid in self.followups:
+            return
+        if self.config.followup_delay >= self.config.tick_interval:
+            return
+
+        async def again() -> None:
+            try:
+                await asyncio.sleep(self.config.followup_delay)
+                self.followups.discard(uid)
+                await self.handle(body, logger)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the next tick retries; a follow-up must never crash the loop
+                logger.warning("follow-up reconcile failed: %s", type(exc).__name__)
+            finally:
+                self.followups.discard(uid)
+
+        self.followups.add(uid)
+        task = asyncio.get_running_loop().create_task(again())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def _publish(
         self, body: Mapping[str, Any], outcome: Outcome, logger: logging.Logger | logging.LoggerAdapter[Any]
