@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from celigo_operator.conditions import parse_time
+
 log = logging.getLogger(__name__)
 
 
@@ -30,17 +32,6 @@ def _now() -> datetime:
 def _micro(ts: datetime) -> str:
     """MicroTime as the API server expects it."""
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(value: str | None) -> datetime | None:
-    """RFC 3339 (MicroTime or Time), with Z or an offset."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -108,7 +99,7 @@ class LeaderElector:
             if holder == self.s.identity:
                 body = self._body(spec.get("acquireTime") or _micro(_now()), transitions, rv)
             else:
-                renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+                renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
                 duration = float(spec.get("leaseDurationSeconds") or self.s.lease_duration)
                 if holder and renewed is not None and (_now() - renewed).total_seconds() < duration:
                     return False

@@ -33,7 +33,7 @@ from typing import Any
 from celigo_operator import api, celigo, manifests, metrics
 from celigo_operator import conditions as cond
 from celigo_operator.api import CeligoConnectorSpec
-from celigo_operator.conditions import Cond, utcnow
+from celigo_operator.conditions import Cond, format_time, parse_time, utcnow
 from celigo_operator.conductorone import ConductorOneClient, errors
 from celigo_operator.config import OperatorConfig, RotationSettings
 from celigo_operator.credentials import CredentialFormatError, parse_client_id, parse_client_secret
@@ -104,20 +104,6 @@ class Wait(Exception):
         self.message = message
         self.backoff = backoff
         self.retry_after = retry_after
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _fmt(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def backoff_delay(attempts: int, settings: RotationSettings, retry_after: float | None = None) -> float:
@@ -326,7 +312,7 @@ class Rotator:
                 delay = backoff_delay(attempts, self.settings, wait.retry_after)
                 rot.update(
                     attempts=attempts,
-                    nextAttemptAt=_fmt(datetime.now(UTC) + timedelta(seconds=delay)),
+                    nextAttemptAt=format_time(datetime.now(UTC) + timedelta(seconds=delay)),
                     lastError=wait.message,
                 )
                 result.notes.append(
@@ -348,7 +334,7 @@ class Rotator:
         for flow in flows:
             state = rot.setdefault(_FLOW_KEY[flow], {})
             if not state.get("enabledAt"):
-                state["enabledAt"] = _fmt(now)
+                state["enabledAt"] = format_time(now)
                 changed = True
         if value and value != rot.get("rotateNow"):
             rot["rotateNow"] = value
@@ -359,7 +345,7 @@ class Rotator:
         for flow in flows:
             state = rot[_FLOW_KEY[flow]]
             schedule = self._schedule(ctx.spec, flow)
-            base = _parse_time(state.get("lastRotatedAt") or state.get("enabledAt"))
+            base = parse_time(state.get("lastRotatedAt") or state.get("enabledAt"))
             if schedule and base and not state.get("requested") and not state.get("unsupported"):
                 if now >= base + timedelta(seconds=schedule):
                     state.update(requested=True, requestedBy="Schedule")
@@ -388,14 +374,14 @@ class Rotator:
                 flow=flow.value,
                 id=rotation_id,
                 trigger=trigger,
-                startedAt=_fmt(now),
+                startedAt=format_time(now),
             )
             return True
         return False
 
     @staticmethod
     def _backoff_over(rot: Mapping[str, Any], now: datetime) -> bool:
-        when = _parse_time(rot.get("nextAttemptAt"))
+        when = parse_time(rot.get("nextAttemptAt"))
         return when is None or datetime.now(UTC) >= when
 
     def _finish(
@@ -522,7 +508,7 @@ class Rotator:
             if not values[manifests.ENV_CLIENT_ID]:
                 raise Wait("ConductorOne's rotate answer has no clientId.", backoff=True)
             name = await self._store(ctx, rot, Flow.CONDUCTORONE, values, rotated.credential.id)
-            expires = _fmt(rotated.credential.expires_at) if rotated.credential.expires_at else None
+            expires = format_time(rotated.credential.expires_at) if rotated.credential.expires_at else None
             pending = {"id": rotated.credential.id, "secretName": name, "expiresAt": expires}
         else:
             annotations = stored["metadata"].get("annotations") or {}
@@ -698,7 +684,7 @@ class Rotator:
         except celigo.CeligoError as exc:
             raise self._celigo_wait(exc, "token create") from None
         secret_name = await self._store(ctx, rot, Flow.CELIGO, {manifests.ENV_ACCESS_TOKEN: value}, record.id)
-        expires = _fmt(record.auto_purge_at) if record.auto_purge_at else None
+        expires = format_time(record.auto_purge_at) if record.auto_purge_at else None
         rot["celigo"]["pending"] = {"id": record.id, "secretName": secret_name, "expiresAt": expires}
         rot["step"] = Step.STORED.value
 
@@ -825,12 +811,12 @@ class Rotator:
         seen = False
         soon: list[str] = []
         for flow, label in ((Flow.CONDUCTORONE, "ConductorOne credential"), (Flow.CELIGO, "Celigo API token")):
-            expires = _parse_time((rot.get(_FLOW_KEY[flow]) or {}).get("expiresAt"))
+            expires = parse_time((rot.get(_FLOW_KEY[flow]) or {}).get("expiresAt"))
             if expires is None:
                 continue
             seen = True
             if expires - now <= timedelta(seconds=window):
-                soon.append(f"the {label} expires at {_fmt(expires)}")
+                soon.append(f"the {label} expires at {format_time(expires)}")
         if not seen:
             result.drop.append(cond.CREDENTIALS_EXPIRING)
             return
@@ -859,7 +845,7 @@ class Rotator:
                 credential = await client.get_credential(c1.app_id, c1.connector_id, c1_id)
                 rot["conductorOne"] = {
                     **c1_state,
-                    "expiresAt": _fmt(credential.expires_at) if credential.expires_at else None,
+                    "expiresAt": format_time(credential.expires_at) if credential.expires_at else None,
                     "expiryCheckedAt": utcnow(),
                 }
             except (Wait, errors.ConductorOneError) as exc:
@@ -874,7 +860,7 @@ class Rotator:
                 )
                 rot["celigo"] = {
                     **tok_state,
-                    "expiresAt": _fmt(record.auto_purge_at) if record.auto_purge_at else None,
+                    "expiresAt": format_time(record.auto_purge_at) if record.auto_purge_at else None,
                     "expiryCheckedAt": utcnow(),
                 }
             except (Wait, celigo.CeligoError) as exc:
@@ -950,7 +936,7 @@ class Rotator:
                         pass
                 note = Note("Normal", "CredentialRevoked", f"Revoked {len(ids)} ConductorOne credential(s) the operator created.")
         except (Wait, errors.ConductorOneError, ValueError) as exc:
-            deleted = _parse_time(meta.get("deletionTimestamp")) or datetime.now(UTC)
+            deleted = parse_time(meta.get("deletionTimestamp")) or datetime.now(UTC)
             raw = None
             try:
                 raw = CeligoConnectorSpec.model_validate(body.get("spec") or {}).rotation.revoke_on_delete_timeout

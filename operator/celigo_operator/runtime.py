@@ -39,13 +39,8 @@ def _strip_none(value: Any) -> Any:
 
 
 def _age(timestamp: str | None, now: datetime) -> float:
-    if not timestamp:
-        return float("inf")
-    try:
-        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return float("inf")
-    return (now - then).total_seconds()
+    then = cond.parse_time(timestamp)
+    return float("inf") if then is None else (now - then).total_seconds()
 
 
 def _without_check_times(status: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,14 +208,7 @@ def _record_rotations(namespace: str, name: str, old: Mapping[str, Any], new: Ma
     flows = [f for f in (new.get("rotation") or {}).values() if isinstance(f, Mapping)]
     if any(f.get("pending") for f in flows):
         return
-    metrics.rotated(namespace, name, True, _parse_time(after["rotatedAt"]))
-
-
-def _parse_time(value: str) -> float | None:
-    try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
+    metrics.rotated(namespace, name, True, cond.parse_time(after["rotatedAt"]))
 
 
 def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:

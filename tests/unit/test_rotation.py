@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from celigo_operator import api, manifests
+from celigo_operator.conditions import format_time
 from celigo_operator.credentials import generate_client_credentials
 from celigo_operator.manifests import Owner
 from celigo_operator.rotation import (
@@ -17,7 +18,6 @@ from celigo_operator.rotation import (
     RotationSettings,
     Rotator,
     Step,
-    _fmt,
     backoff_delay,
     build_owned_secret,
     enabled_flows,
@@ -176,16 +176,16 @@ def test_each_rotate_now_value_requests_every_enabled_flow_once() -> None:
 def test_schedule_counts_from_the_last_rotation() -> None:
     rotator, now = _rotator(), datetime.now(UTC)
     ctx = _ctx(ROT_SPEC)
-    recent = {"conductorOne": {"enabledAt": "2020-01-01T00:00:00Z", "lastRotatedAt": _fmt(now - timedelta(minutes=59))}}
+    recent = {"conductorOne": {"enabledAt": "2020-01-01T00:00:00Z", "lastRotatedAt": format_time(now - timedelta(minutes=59))}}
     assert not rotator._triggers(ctx, recent, [Flow.CONDUCTORONE], now)
-    due = {"conductorOne": {"enabledAt": "2020-01-01T00:00:00Z", "lastRotatedAt": _fmt(now - timedelta(minutes=61))}}
+    due = {"conductorOne": {"enabledAt": "2020-01-01T00:00:00Z", "lastRotatedAt": format_time(now - timedelta(minutes=61))}}
     assert rotator._triggers(ctx, due, [Flow.CONDUCTORONE], now)
     assert due["conductorOne"]["requestedBy"] == "Schedule"
 
 
 def test_unsupported_flow_is_not_requested() -> None:
     rotator, now = _rotator(), datetime.now(UTC)
-    rot: dict = {"celigo": {"unsupported": True, "enabledAt": _fmt(now)}}
+    rot: dict = {"celigo": {"unsupported": True, "enabledAt": format_time(now)}}
     rotator._triggers(_ctx(ROT_SPEC, {api.ROTATE_NOW_ANNOTATION: "x"}), rot, [Flow.CELIGO], now)
     assert not rot["celigo"].get("requested")
 
