@@ -213,6 +213,26 @@ class Context:
     due: bool  # the periodic health check is due: a good moment to read expiries
 
 
+def _promote(
+    rot: dict[str, Any],
+    state: dict[str, Any],
+    pending: dict[str, Any],
+    initial_id: str | None,
+    result: Result,
+    kept_message: str,
+) -> None:
+    """The verified new credential becomes current; the one it replaces is remembered for revocation (the
+    source Secret's own only when its id was given, else the user is told to revoke it), then roll out."""
+    previous = state.get("current")
+    if not previous and initial_id:
+        previous = {"id": initial_id}
+    elif not previous:
+        result.notes.append(Note("Normal", "SourceCredentialKept", kept_message))
+    state.update(current={**pending, "rotatedAt": utcnow()}, previous=previous, pending=None)
+    state["expiresAt"] = pending.get("expiresAt")
+    rot["step"] = Step.ROLLING_OUT.value
+
+
 class Rotator:
     """Runs the journal for one resource at a time; holds the clients' shared pieces."""
 
@@ -229,7 +249,9 @@ class Rotator:
 
     # ----------------------------------------------------------------------------- credentials in use
 
-    async def owned_values(self, owner: Owner, spec: CeligoConnectorSpec, status: Mapping[str, Any]) -> dict[str, str]:
+    async def owned_values(
+        self, owner: Owner, spec: CeligoConnectorSpec, status: Mapping[str, Any]
+    ) -> dict[str, str]:
         """Values the operator owns for the connector's set (empty when no flow has rotated yet)."""
         rot = journal(status)
         values: dict[str, str] = {}
@@ -316,7 +338,11 @@ class Rotator:
                     lastError=wait.message,
                 )
                 result.notes.append(
-                    Note("Warning", "RotationRetrying", f"{wait.message} Attempt {attempts}; next in {delay:g}s.")
+                    Note(
+                        "Warning",
+                        "RotationRetrying",
+                        f"{wait.message} Attempt {attempts}; next in {delay:g}s.",
+                    )
                 )
                 await self._persist(ctx, rot)
         await self._finalizer(ctx, rot)
@@ -354,7 +380,11 @@ class Rotator:
 
     @staticmethod
     def _schedule(spec: CeligoConnectorSpec, flow: Flow) -> float | None:
-        raw = spec.rotation.conductor_one.schedule if flow is Flow.CONDUCTORONE else spec.rotation.celigo.schedule
+        raw = (
+            spec.rotation.conductor_one.schedule
+            if flow is Flow.CONDUCTORONE
+            else spec.rotation.celigo.schedule
+        )
         return api.parse_duration(raw) if raw else None
 
     def _start(self, ctx: Context, rot: dict[str, Any], flows: list[Flow], now: datetime) -> bool:
@@ -390,10 +420,17 @@ class Rotator:
         metrics.rotated(ctx.owner.namespace, ctx.owner.name, ok=True)
         state = rot[_FLOW_KEY[flow]]
         state.update(
-            lastRotatedAt=utcnow(), lastResult=outcome, requested=None, previous=None, pending=None, lastMessage=None
+            lastRotatedAt=utcnow(),
+            lastResult=outcome,
+            requested=None,
+            previous=None,
+            pending=None,
+            lastMessage=None,
         )
         rot.update(step=Step.IDLE.value, attempts=0, nextAttemptAt=None, lastError=None, trigger=None)
-        result.notes.append(Note("Normal", "RotationSucceeded", f"{flow.value} credential rotated ({outcome})."))
+        result.notes.append(
+            Note("Normal", "RotationSucceeded", f"{flow.value} credential rotated ({outcome}).")
+        )
 
     def _abandon(
         self, ctx: Context, rot: dict[str, Any], flow: Flow, why: str, result: Result, outcome: str = "Failed"
@@ -409,7 +446,9 @@ class Rotator:
         ctx.status["rotation"] = rot
         await self.kube.patch_connector_status(ctx.owner.namespace, ctx.owner.name, {"rotation": rot})
 
-    async def _store(self, ctx: Context, rot: dict[str, Any], flow: Flow, values: Mapping[str, str], cid: str) -> str:
+    async def _store(
+        self, ctx: Context, rot: dict[str, Any], flow: Flow, values: Mapping[str, str], cid: str
+    ) -> str:
         """Persist a new credential's value in an operator-owned Secret (retried: it may be the only copy)."""
         body = build_owned_secret(ctx.owner, flow, rot["id"], values, cid)
         name = str(body["metadata"]["name"])
@@ -447,7 +486,9 @@ class Rotator:
     async def _api_client(self, ctx: Context) -> ConductorOneClient:
         c1 = ctx.spec.conductor_one
         if c1 is None:
-            raise Wait("spec.conductorOne (app, connector, API credentials) is needed to rotate.", backoff=True)
+            raise Wait(
+                "spec.conductorOne (app, connector, API credentials) is needed to rotate.", backoff=True
+            )
         ref = c1.credentials_secret_ref
         secret = await self.kube.get_secret(ctx.owner.namespace, ref.name)
         try:
@@ -485,7 +526,9 @@ class Rotator:
             assert ctx.spec.conductor_one is not None
             client = await self._api_client(ctx)
             try:
-                rotated = await client.rotate_credential(ctx.spec.conductor_one.app_id, ctx.spec.conductor_one.connector_id)
+                rotated = await client.rotate_credential(
+                    ctx.spec.conductor_one.app_id, ctx.spec.conductor_one.connector_id
+                )
             except errors.RotateOutcomeUnknown as exc:
                 rot["conductorOne"]["lastResult"] = "OrphanPossible"
                 result.notes.append(
@@ -512,7 +555,10 @@ class Rotator:
             pending = {"id": rotated.credential.id, "secretName": name, "expiresAt": expires}
         else:
             annotations = stored["metadata"].get("annotations") or {}
-            pending = {"id": annotations.get(ANNOTATION_CREDENTIAL_ID), "secretName": stored["metadata"]["name"]}
+            pending = {
+                "id": annotations.get(ANNOTATION_CREDENTIAL_ID),
+                "secretName": stored["metadata"]["name"],
+            }
         rot["conductorOne"]["pending"] = pending
         rot["step"] = Step.STORED.value
 
@@ -523,7 +569,13 @@ class Rotator:
         client_id = _decode(secret, manifests.ENV_CLIENT_ID) if secret else None
         client_secret = _decode(secret, manifests.ENV_CLIENT_SECRET) if secret else None
         if not client_id or not client_secret:
-            self._abandon(ctx, rot, Flow.CONDUCTORONE, "the stored new credential disappeared before it was used", result)
+            self._abandon(
+                ctx,
+                rot,
+                Flow.CONDUCTORONE,
+                "the stored new credential disappeared before it was used",
+                result,
+            )
             return
         try:
             await self._c1_client(client_id, client_secret).verify()
@@ -532,26 +584,21 @@ class Rotator:
                 raise self._c1_wait(exc, "verifying the new credential") from None
             await self._revoke_quietly(ctx, pending.get("id"))
             await self._delete_owned(ctx, pending)
-            self._abandon(ctx, rot, Flow.CONDUCTORONE, "ConductorOne refused the new credential; it was revoked", result)
+            self._abandon(
+                ctx, rot, Flow.CONDUCTORONE, "ConductorOne refused the new credential; it was revoked", result
+            )
             return
         except errors.ConductorOneError as exc:
             raise self._c1_wait(exc, "verifying the new credential") from None
-        previous = state.get("current")
-        initial = ctx.spec.rotation.conductor_one.initial_credential_id
-        if not previous and initial:
-            previous = {"id": initial}
-        elif not previous:
-            result.notes.append(
-                Note(
-                    "Normal",
-                    "SourceCredentialKept",
-                    "The ConductorOne credential from the source Secret was not created by the operator and "
-                    "spec.rotation.conductorOne.initialCredentialId is empty: revoke it in ConductorOne yourself.",
-                )
-            )
-        state.update(current={**pending, "rotatedAt": utcnow()}, previous=previous, pending=None)
-        state["expiresAt"] = pending.get("expiresAt")
-        rot["step"] = Step.ROLLING_OUT.value
+        _promote(
+            rot,
+            state,
+            pending,
+            ctx.spec.rotation.conductor_one.initial_credential_id,
+            result,
+            "The ConductorOne credential from the source Secret was not created by the operator and "
+            "spec.rotation.conductorOne.initialCredentialId is empty: revoke it in ConductorOne yourself.",
+        )
 
     async def _conductorone_rolling_out(self, ctx: Context, rot: dict[str, Any], result: Result) -> None:
         if not ctx.rolled:
@@ -694,7 +741,9 @@ class Rotator:
         secret = await self.kube.get_secret(ctx.owner.namespace, pending.get("secretName") or "")
         token = _decode(secret, manifests.ENV_ACCESS_TOKEN) if secret else None
         if not token:
-            self._abandon(ctx, rot, Flow.CELIGO, "the stored new token disappeared before it was used", result)
+            self._abandon(
+                ctx, rot, Flow.CELIGO, "the stored new token disappeared before it was used", result
+            )
             return
         checked = await self.health.check_celigo(ctx.spec.region, token, inventory=False)
         if checked.transient:
@@ -708,24 +757,23 @@ class Rotator:
             except (Wait, celigo.CeligoError) as exc:
                 log.warning("could not revoke an unusable new Celigo token: %s", exc)
             await self._delete_owned(ctx, pending)
-            self._abandon(ctx, rot, Flow.CELIGO, "Celigo refused the new token; it was revoked, the old one stays", result)
-            return
-        previous = state.get("current")
-        initial = ctx.spec.rotation.celigo.token_id
-        if not previous and initial:
-            previous = {"id": initial}
-        elif not previous:
-            result.notes.append(
-                Note(
-                    "Normal",
-                    "SourceCredentialKept",
-                    "The Celigo token from the source Secret has no spec.rotation.celigo.tokenId: revoke it in "
-                    "Celigo yourself.",
-                )
+            self._abandon(
+                ctx,
+                rot,
+                Flow.CELIGO,
+                "Celigo refused the new token; it was revoked, the old one stays",
+                result,
             )
-        state.update(current={**pending, "rotatedAt": utcnow()}, previous=previous, pending=None)
-        state["expiresAt"] = pending.get("expiresAt")
-        rot["step"] = Step.ROLLING_OUT.value
+            return
+        _promote(
+            rot,
+            state,
+            pending,
+            ctx.spec.rotation.celigo.token_id,
+            result,
+            "The Celigo token from the source Secret has no spec.rotation.celigo.tokenId: revoke it in "
+            "Celigo yourself.",
+        )
 
     async def _celigo_rolling_out(self, ctx: Context, rot: dict[str, Any], result: Result) -> None:
         if not ctx.rolled:
@@ -790,13 +838,17 @@ class Rotator:
         failed = [f for f in flows if (rot.get(_FLOW_KEY[f]) or {}).get("lastResult") == "Failed"]
         if failed:
             message = (rot.get(_FLOW_KEY[failed[0]]) or {}).get("lastMessage")
-            return Cond.false(cond.ROTATION, "RotationFailed", f"The last {failed[0].value} rotation failed: {message}")
+            return Cond.false(
+                cond.ROTATION, "RotationFailed", f"The last {failed[0].value} rotation failed: {message}"
+            )
         source = (
             " The operator owns the ConductorOne credential: the source Secret's ConductorOne keys are ignored."
             if rot.get("credentialSource") == "Operator"
             else ""
         )
-        return Cond.true(cond.ROTATION, "Idle", f"No rotation running ({', '.join(f.value for f in flows)}).{source}")
+        return Cond.true(
+            cond.ROTATION, "Idle", f"No rotation running ({', '.join(f.value for f in flows)}).{source}"
+        )
 
     def _warning_window(self, spec: CeligoConnectorSpec) -> float:
         raw = spec.rotation.expiry_warning
@@ -810,7 +862,10 @@ class Rotator:
         now = datetime.now(UTC)
         seen = False
         soon: list[str] = []
-        for flow, label in ((Flow.CONDUCTORONE, "ConductorOne credential"), (Flow.CELIGO, "Celigo API token")):
+        for flow, label in (
+            (Flow.CONDUCTORONE, "ConductorOne credential"),
+            (Flow.CELIGO, "Celigo API token"),
+        ):
             expires = parse_time((rot.get(_FLOW_KEY[flow]) or {}).get("expiresAt"))
             if expires is None:
                 continue
@@ -855,9 +910,9 @@ class Rotator:
         token_id = owned_token or spec.rotation.celigo.token_id
         if token_id and not tok_state.get("unsupported"):
             try:
-                record = await self._celigo_client(await self._current_token(ctx, rot), spec.region).get_access_token(
-                    token_id
-                )
+                record = await self._celigo_client(
+                    await self._current_token(ctx, rot), spec.region
+                ).get_access_token(token_id)
                 rot["celigo"] = {
                     **tok_state,
                     "expiresAt": format_time(record.auto_purge_at) if record.auto_purge_at else None,
@@ -923,7 +978,14 @@ class Rotator:
         note: Note | None = None
         try:
             spec = CeligoConnectorSpec.model_validate(body.get("spec") or {})
-            ctx = Context(owner=owner, spec=spec, body=body, status=dict(body.get("status") or {}), rolled=False, due=False)
+            ctx = Context(
+                owner=owner,
+                spec=spec,
+                body=body,
+                status=dict(body.get("status") or {}),
+                rolled=False,
+                due=False,
+            )
             if ids:
                 if spec.conductor_one is None:
                     raise Wait("spec.conductorOne is gone: the operator cannot reach ConductorOne")
@@ -934,12 +996,18 @@ class Rotator:
                         await client.revoke_credential(c1.app_id, c1.connector_id, credential_id)
                     except errors.NotFound:
                         pass
-                note = Note("Normal", "CredentialRevoked", f"Revoked {len(ids)} ConductorOne credential(s) the operator created.")
+                note = Note(
+                    "Normal",
+                    "CredentialRevoked",
+                    f"Revoked {len(ids)} ConductorOne credential(s) the operator created.",
+                )
         except (Wait, errors.ConductorOneError, ValueError) as exc:
             deleted = parse_time(meta.get("deletionTimestamp")) or datetime.now(UTC)
             raw = None
             try:
-                raw = CeligoConnectorSpec.model_validate(body.get("spec") or {}).rotation.revoke_on_delete_timeout
+                raw = CeligoConnectorSpec.model_validate(
+                    body.get("spec") or {}
+                ).rotation.revoke_on_delete_timeout
             except ValueError:
                 pass
             timeout = api.parse_duration(raw) if raw else self.settings.revoke_timeout
