@@ -62,21 +62,21 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
 
     @kopf.on.create(*RESOURCE, registry=registry)
     @kopf.on.update(*RESOURCE, registry=registry)
-    async def changed(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+    async def changed(body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any) -> None:
         await runtime.handle(body, logger, check_now=True)
 
     @kopf.on.resume(*RESOURCE, registry=registry)
-    async def resumed(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+    async def resumed(body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any) -> None:
         await runtime.handle(body, logger)
 
     # optional: kopf adds no finalizer of its own; the operator adds one only while it holds a ConductorOne
     # credential it created, and this handler revokes that credential and removes the finalizer.
     @kopf.on.delete(*RESOURCE, registry=registry, optional=True)
-    async def deleted(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+    async def deleted(body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any) -> None:
         await runtime.finalize(body, logger)
 
     @kopf.timer(
         *RESOURCE, registry=registry, interval=config.tick_interval, initial_delay=config.tick_interval
     )
-    async def tick(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+    async def tick(body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any) -> None:
         await runtime.handle(body, logger)

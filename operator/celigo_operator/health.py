@@ -242,14 +242,14 @@ class HealthChecker:
         )
         if inventory:
             try:
-                inventory = await client.inventory()
+                counted = await client.inventory()
             except celigo.errors.CeligoError as exc:
                 failed = outcome_for_error(exc, region)
                 health.reachable = failed.reachable if failed.transient else health.reachable
                 if not failed.transient:
                     health.credentials = failed.credentials
                 return health
-            health.inventory = inventory_status(inventory, utcnow())
+            health.inventory = inventory_status(counted, utcnow())
         return health
 
     async def check_conductorone(

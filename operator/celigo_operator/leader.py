@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
@@ -52,7 +53,8 @@ class LeaderElector:
     """Acquire, hold and (on shutdown) release one Lease."""
 
     def __init__(self, api_client: k8s.ApiClient, settings: LeaseSettings) -> None:
-        self.api = k8s.CoordinationV1Api(api_client)
+        # Typed Any: bodies go out as plain dicts and come back raw (_preload_content=False).
+        self.api: Any = k8s.CoordinationV1Api(api_client)
         self.s = settings
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

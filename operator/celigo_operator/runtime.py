@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from kubernetes import client as k8s
@@ -139,7 +139,7 @@ class Runtime:
             raise kopf.TemporaryError(wait.message, delay=max(1.0, self.config.tick_interval)) from None
         if note is not None:
             logger.info("%s: %s", note.reason, note.message)
-            kopf.event(dict(body), type=note.type, reason=note.reason, message=note.message)
+            kopf.event(cast(kopf.Body, body), type=note.type, reason=note.reason, message=note.message)
         metrics.forget_connector(body["metadata"]["namespace"], body["metadata"]["name"])
 
     def _follow_up(
@@ -192,7 +192,7 @@ class Runtime:
             await self.kube.patch_connector_status(meta["namespace"], meta["name"], patch)
         for event in outcome.events:
             logger.info("%s: %s", event.reason, event.message)
-            kopf.event(dict(body), type=event.type, reason=event.reason, message=event.message)
+            kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
 
 
 def _record_rotations(namespace: str, name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
