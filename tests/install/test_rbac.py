@@ -165,6 +165,7 @@ def shipped(source: str) -> list[dict[str, Any]]:
     return {
         "deploy": lambda: kustomize(DEPLOY),
         "deploy-namespaced": lambda: kustomize(DEPLOY / "namespaced"),
+        "deploy-ha": lambda: kustomize(DEPLOY / "ha"),
         "chart-leader-election": lambda: render_chart(
             {**fast, "replicaCount": 2, "leaderElection": {"enabled": True}}
         )[0],
@@ -173,7 +174,7 @@ def shipped(source: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("source", ["deploy", "chart-leader-election"])
+@pytest.mark.parametrize("source", ["deploy", "deploy-ha", "chart-leader-election"])
 def test_cluster_wide_rbac_is_exactly_what_the_operator_uses(tmp_path: Path, source: str) -> None:
     objects = shipped(source)
     with world(tmp_path, start_operator=False) as w:
@@ -183,12 +184,12 @@ def test_cluster_wide_rbac_is_exactly_what_the_operator_uses(tmp_path: Path, sou
             exercise(w, ns)
             check_runs_as_configured(op, liveness)
         finally:
-            op.stop(timeout=3)  # see the report: the operator does not exit promptly on SIGTERM
+            op.stop(timeout=3)
         accesses = operator_accesses(w)
     # The HMAC key in the operator's own namespace was read through the same cluster-wide grant.
     assert Access("get", "", "secrets", "", "celigo-operator", "celigo-operator-hmac") in accesses
     lease = Access("update", "coordination.k8s.io", "leases", "", "celigo-operator", "celigo-operator-leader")
-    assert (lease in accesses) == (source == "chart-leader-election")
+    assert (lease in accesses) == (source in ("chart-leader-election", "deploy-ha"))
     check_exact(objects, accesses)
 
 
@@ -205,7 +206,7 @@ def test_namespaced_rbac_is_exactly_what_the_operator_uses(tmp_path: Path, sourc
             exercise(w, watched)
             check_runs_as_configured(op, liveness)
         finally:
-            op.stop(timeout=3)  # see the report: the operator does not exit promptly on SIGTERM
+            op.stop(timeout=3)
         accesses = operator_accesses(w)
     check_exact(objects, accesses)
     atoms = atoms_for(objects)
