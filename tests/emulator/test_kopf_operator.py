@@ -133,11 +133,16 @@ def test_kopf_create_update_delete(emu: KubeEmulator, api: httpx.Client, kopf_op
     assert cm["data"] == {"size": "s"}
     assert cm["metadata"]["ownerReferences"][0]["uid"] == w["metadata"]["uid"]
     assert "kopf.zalando.org/KopfFinalizerMarker" in obj["metadata"]["finalizers"]
-    events = api.get(
-        "/api/v1/namespaces/default/events",
-        params={"fieldSelector": "involvedObject.name=w1,involvedObject.kind=Widget"},
-    ).json()
-    assert any(e["reason"] == "Created" for e in events["items"])
+
+    def created_event() -> bool:
+        # kopf posts Events from a background queue: one may land just after the status patch.
+        events = api.get(
+            "/api/v1/namespaces/default/events",
+            params={"fieldSelector": "involvedObject.name=w1,involvedObject.kind=Widget"},
+        ).json()
+        return any(e["reason"] == "Created" for e in events["items"])
+
+    assert wait_for(created_event)
 
     api.patch(
         f"{WIDGETS}/w1",

@@ -39,6 +39,7 @@ class World:
         self.custom = k8s.CustomObjectsApi(self.api)
         self.ext = k8s.ApiextensionsV1Api(self.api)
         self.operator: OperatorProcess | None = None
+        self.started: list[OperatorProcess] = []  # every operator process a test started: all stopped at exit
         self.secrets_seen: list[str] = []  # every secret value a test handed out: scanned for leaks
 
     # --- setup ---
@@ -62,6 +63,7 @@ class World:
             extra=extra_env,
         )
         self.operator = OperatorProcess(env, self.workdir / log_name).start()
+        self.started.append(self.operator)
         return self.operator
 
     def namespace(self, prefix: str = "t") -> str:
@@ -183,7 +185,7 @@ def world(
         c1 = stack.enter_context(FakeConductorOne())
         w = World(emu, celigo, c1, workdir)
         w.install_crd(crd)
+        stack.callback(lambda: [op.stop() for op in w.started])
         if start_operator:
-            stack.callback(lambda: w.operator and w.operator.stop())
             w.start_operator(**operator_env_extra)
         yield w
