@@ -42,8 +42,6 @@ class Outcome:
 
     status: dict[str, Any]
     events: list[Event] = field(default_factory=list)
-    spec: CeligoConnectorSpec | None = None
-    credentials: ConnectorCredentials | None = None
     deployment: dict[str, Any] | None = None  # as the API server returned it during this reconcile
     upgrade: Cond | None = None  # OperatorUpgrade, while a new operator release waits to roll here
 
@@ -148,7 +146,6 @@ class Reconciler:
         except ValidationError as exc:
             computed.append(Cond.false(cond.RECONCILED, "InvalidSpec", _validation_message(exc)))
             return self._finish(outcome, old_status, computed, generation)
-        outcome.spec = spec
 
         problem = check_spec(spec, self.config)
         interval = self.health.interval(spec) if problem is None else 300.0
@@ -162,7 +159,6 @@ class Reconciler:
         creds_cond, creds, celigo = await self._credentials(owner, spec, status, due, last)
         if creds_cond is not None:
             computed.append(creds_cond)
-        outcome.credentials = creds
 
         if problem is not None:
             computed.append(problem)
@@ -216,7 +212,7 @@ class Reconciler:
                 if celigo.inventory is not None:
                     status["inventory"] = celigo.inventory
             if spec.conductor_one is not None:
-                api_secret = await self._get_secret_or_none(
+                api_secret = await self.kube.get_secret(
                     owner.namespace, spec.conductor_one.credentials_secret_ref.name
                 )
                 computed.append(await self.health.check_conductorone(spec, owner.namespace, api_secret))
@@ -227,9 +223,6 @@ class Reconciler:
         return self._finish(outcome, old_status, computed, generation, drop)
 
     # ------------------------------------------------------------------------------------ steps
-
-    async def _get_secret_or_none(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await self.kube.get_secret(namespace, name)
 
     async def _credentials(
         self,
