@@ -9,17 +9,19 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Two distributions: the operator (operator/, what the wheel and image ship) and the dev/demo testkit
+# (testkit/: emulator, fakes, demo), installed side by side and editable.
+$(STAMP): pyproject.toml testkit/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e './testkit[pytest]'
 	touch $(STAMP)
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check operator tests
+	$(BIN)/ruff check operator testkit tests benchmarks
 	$(BIN)/mypy
 
 crds: venv
@@ -28,13 +30,13 @@ crds: venv
 	sh deploy/sync-crds.sh
 
 demo: venv
-	$(BIN)/celigo-operator demo
+	$(BIN)/celigo-testkit demo
 
 run: venv
 	$(BIN)/celigo-operator run $(RUN_ARGS)
 
 emulator: venv
-	$(BIN)/celigo-operator emulator --port $${PORT:-8001} --kubeconfig $${KUBECONFIG_OUT:-.demo/kubeconfig}
+	$(BIN)/celigo-testkit emulator --port $${PORT:-8001} --kubeconfig $${KUBECONFIG_OUT:-.demo/kubeconfig}
 
 bench: venv
 	$(BIN)/python -m benchmarks.run

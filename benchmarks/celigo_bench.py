@@ -16,7 +16,7 @@ import httpx
 from celigo_operator import celigo
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
-from celigo_operator.testing.fake_celigo import FakeCeligo
+from celigo_testkit.fake_celigo import FakeCeligo
 
 PAGE = 1000
 

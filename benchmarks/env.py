@@ -27,10 +27,10 @@ import yaml
 from kubernetes import client as k8s
 
 from celigo_operator import api
-from celigo_operator.credentials import generate_client_credentials
-from celigo_operator.testing.fake_celigo import FakeCeligo
-from celigo_operator.testing.harness import OperatorProcess, operator_env
-from celigo_operator.testing.kube import EmulatorSettings, KubeEmulator
+from celigo_testkit.credentials import generate_client_credentials
+from celigo_testkit.fake_celigo import FakeCeligo
+from celigo_testkit.harness import OperatorProcess, operator_env
+from celigo_testkit.kube import EmulatorSettings, KubeEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_UA = "celigo-bench"

@@ -1,4 +1,4 @@
-"""`celigo-operator run | demo | doctor | crd | emulator | version`."""
+"""`celigo-operator run | doctor | crd | version`."""
 
 from __future__ import annotations
 
@@ -93,13 +93,6 @@ def _version(_: argparse.Namespace) -> int:
     return 0
 
 
-def _emulator(args: argparse.Namespace) -> int:
-    from celigo_operator.testing.kube.cli import run_emulator_cli
-
-    argv = ["--port", str(args.port), "--kubeconfig", args.kubeconfig]
-    return int(run_emulator_cli(argv) or 0)
-
-
 def _doctor(args: argparse.Namespace) -> int:
     from celigo_operator.doctor import run_doctor
 
@@ -111,12 +104,6 @@ def _doctor(args: argparse.Namespace) -> int:
         resource=args.from_resource,
         kubeconfig=args.kubeconfig,
     )
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from celigo_operator.testing.demo import run_demo
-
-    return run_demo(exit_after=args.exit)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -146,19 +133,6 @@ def parser() -> argparse.ArgumentParser:
     doc.add_argument("--from-resource", metavar="NS/NAME", help="check a CeligoConnector and its Secret")
     doc.add_argument("--kubeconfig", help="kubeconfig for --from-resource (default: $KUBECONFIG)")
     doc.set_defaults(func=_doctor)
-
-    emu = sub.add_parser("emulator", help="serve the Kubernetes API emulator until interrupted")
-    emu.add_argument("--port", type=int, default=8001)
-    emu.add_argument("--kubeconfig", default=".demo/kubeconfig")
-    emu.set_defaults(func=_emulator)
-
-    demo = sub.add_parser(
-        "demo", help="emulator + fake Celigo + operator + sample resource, shown with kubectl"
-    )
-    demo.add_argument(
-        "--exit", action="store_true", default=None, help="exit after showing (also DEMO_EXIT=1)"
-    )
-    demo.set_defaults(func=_demo)
     return p
 
 

@@ -27,25 +27,21 @@ import base64
 import binascii
 import json
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
     "ClientId",
     "ClientSecret",
     "CredentialFormatError",
-    "encode_client_secret",
-    "generate_client_credentials",
     "parse_client_id",
     "parse_client_secret",
 ]
 
 SECRET_VERSION = "v1"
-SECRET_PREFIX = "secret-token:conductorone.com"
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ED25519_KEY_SIZE = 32
 
@@ -190,32 +186,3 @@ def parse_client_secret(value: str) -> ClientSecret:
     if private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw) != x:
         raise CredentialFormatError("client secret", "JWK 'x' is not the public key of 'd'")
     return ClientSecret(private_key=private_key, key_id=jwk.get("kid") or None)
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def encode_client_secret(private_key: Ed25519PrivateKey, key_id: str | None = None) -> str:
-    """Encode an Ed25519 private key as a ConductorOne client secret (the inverse of parse_client_secret)."""
-    d = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    x = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    jwk: dict[str, str] = {"kty": "OKP", "crv": "Ed25519", "d": _b64url(d), "x": _b64url(x)}
-    if key_id:
-        jwk["kid"] = key_id
-    payload = json.dumps(jwk, separators=(",", ":")).encode("utf-8")
-    return f"{SECRET_PREFIX}:{SECRET_VERSION}:{_b64url(payload)}"
-
-
-def generate_client_credentials(tenant_host: str, name: str = "celigo-operator") -> tuple[str, str]:
-    """Make a fresh, valid ``(client_id, client_secret)`` pair; for fakes, tests and the demo.
-
-    The client id is ``<name>@<tenant_host>/<random>`` so every call yields a distinct id.
-    """
-    if not tenant_host or any(c in tenant_host for c in "@/") or any(c.isspace() for c in tenant_host):
-        raise ValueError("tenant_host must be a non-empty host[:port] without '@', '/' or whitespace")
-    if not name or "@" in name:
-        raise ValueError("name must be non-empty and contain no '@'")
-    client_id = f"{name}@{tenant_host}/{secrets.token_hex(8)}"
-    key = Ed25519PrivateKey.generate()
-    return client_id, encode_client_secret(key, key_id=secrets.token_hex(8))

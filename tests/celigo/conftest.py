@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from celigo_operator.celigo import CeligoClient
-from celigo_operator.testing.fake_celigo import FakeCeligo
+from celigo_testkit.fake_celigo import FakeCeligo
 
 FAST: dict[str, Any] = {"timeout": 5.0, "max_retries": 3, "backoff_base": 0.01, "max_backoff": 2.0}
 

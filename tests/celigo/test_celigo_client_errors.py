@@ -28,7 +28,7 @@ from celigo_operator.celigo import (
     parse_retry_after,
     shared_rate_limiter,
 )
-from celigo_operator.testing.fake_celigo import FakeCeligo, Fault
+from celigo_testkit.fake_celigo import FakeCeligo, Fault
 
 
 def gaps(fake: FakeCeligo) -> list[float]:

@@ -15,7 +15,7 @@ from celigo_operator.celigo import (
     MalformedResponse,
     probe_regions,
 )
-from celigo_operator.testing.fake_celigo import FakeCeligo, Fault
+from celigo_testkit.fake_celigo import FakeCeligo, Fault
 
 
 async def test_token_info(client: CeligoClient, fake: FakeCeligo) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from celigo_operator.celigo import CeligoClient, CeligoError
-from celigo_operator.testing.fake_celigo import FakeCeligo, Fault
+from celigo_testkit.fake_celigo import FakeCeligo, Fault
 
 CANARY = "cnry" + secrets.token_hex(24)
 

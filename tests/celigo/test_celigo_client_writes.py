@@ -16,7 +16,7 @@ from celigo_operator.celigo import (
     NotFound,
     Unauthorized,
 )
-from celigo_operator.testing.fake_celigo import MASK, FakeCeligo, Fault
+from celigo_testkit.fake_celigo import MASK, FakeCeligo, Fault
 
 
 async def test_set_access_level_keeps_other_fields(client: CeligoClient, fake: FakeCeligo) -> None:

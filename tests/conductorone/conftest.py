@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from celigo_operator.conductorone import ConductorOneClient
-from celigo_operator.testing.fake_conductorone import FakeConductorOne, IssuedCredential
+from celigo_testkit.fake_conductorone import FakeConductorOne, IssuedCredential
 
 APP = "app-1"
 CONN = "conn-1"

@@ -19,7 +19,8 @@ from celigo_operator.conductorone.auth import (
 from celigo_operator.conductorone.client import ConductorOneClient, parse_retry_after
 from celigo_operator.conductorone.errors import RateLimited, Unavailable
 from celigo_operator.conductorone.models import parse_timestamp
-from celigo_operator.credentials import generate_client_credentials, parse_client_id, parse_client_secret
+from celigo_operator.credentials import parse_client_id, parse_client_secret
+from celigo_testkit.credentials import generate_client_credentials
 
 
 def test_assertion_claims_and_signature() -> None:

@@ -20,8 +20,9 @@ from celigo_operator.conductorone import (
     Timeout,
     Unavailable,
 )
-from celigo_operator.credentials import generate_client_credentials, parse_client_secret
-from celigo_operator.testing.fake_conductorone import FakeConductorOne, Fault, IssuedCredential
+from celigo_operator.credentials import parse_client_secret
+from celigo_testkit.credentials import generate_client_credentials
+from celigo_testkit.fake_conductorone import FakeConductorOne, Fault, IssuedCredential
 
 APP = "app-1"  # the connector the `connector` fixture creates
 CONN = "conn-1"

@@ -14,7 +14,7 @@ import pytest
 
 from celigo_operator.conductorone import ConductorOneClient, ConductorOneError
 from celigo_operator.credentials import CredentialFormatError
-from celigo_operator.testing.fake_conductorone import FakeConductorOne, Fault, IssuedCredential
+from celigo_testkit.fake_conductorone import FakeConductorOne, Fault, IssuedCredential
 
 APP = "app-1"  # the connector the `connector` fixture creates
 CONN = "conn-1"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from celigo_operator.testing.harness import wait_for
+from celigo_testkit.harness import wait_for
 
 from support.podsecurity import restricted_violations
 from support.world import World, world
@@ -204,7 +204,7 @@ def test_secret_value_never_appears_outside_the_owned_secret(w: World) -> None:
 
 @pytest.mark.kubectl
 def test_kubectl_apply_names_the_bad_field(w: World, tmp_path: Path) -> None:
-    from celigo_operator.testing.harness import Kubectl
+    from celigo_testkit.harness import Kubectl
 
     ns = w.namespace()
     k = Kubectl(w.kubeconfig, namespace=ns)
@@ -224,7 +224,7 @@ def test_kubectl_apply_names_the_bad_field(w: World, tmp_path: Path) -> None:
 
 @pytest.mark.kubectl
 def test_kubectl_explain_documents_the_spec(w: World) -> None:
-    from celigo_operator.testing.harness import Kubectl
+    from celigo_testkit.harness import Kubectl
 
     out = Kubectl(w.kubeconfig)("explain", "celigoconnectors.spec")
     for field in ("credentialsSecretRef", "region", "healthCheck", "suspend", "conductorOne"):

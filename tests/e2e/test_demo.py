@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from celigo_operator.testing.fake_celigo import FakeCeligo
+from celigo_testkit.fake_celigo import FakeCeligo
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from celigo_operator.testing.harness import wait_for
+from celigo_testkit.harness import wait_for
 
 from support.world import world
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from celigo_operator.testing.fake_celigo import Fault
-from celigo_operator.testing.fake_conductorone import Fault as C1Fault
-from celigo_operator.testing.harness import wait_for
+from celigo_testkit.fake_celigo import Fault
+from celigo_testkit.fake_conductorone import Fault as C1Fault
+from celigo_testkit.harness import wait_for
 
 from support.world import World, world
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from celigo_operator.testing.harness import wait_for
+from celigo_testkit.harness import wait_for
 
 from support.world import World, world
 

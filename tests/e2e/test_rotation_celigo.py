@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from celigo_operator.testing.fake_celigo import Fault
-from celigo_operator.testing.harness import wait_for
+from celigo_testkit.fake_celigo import Fault
+from celigo_testkit.harness import wait_for
 from e2e.test_rotation_support import (
     assert_not_leaked,
     connector_values,

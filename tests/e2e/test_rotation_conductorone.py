@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from celigo_operator.conductorone.auth import TOKEN_PATH
-from celigo_operator.testing.fake_conductorone import Fault as C1Fault
-from celigo_operator.testing.harness import wait_for
+from celigo_testkit.fake_conductorone import Fault as C1Fault
+from celigo_testkit.harness import wait_for
 from e2e.test_rotation_support import (
     Setup,
     assert_not_leaked,

@@ -17,8 +17,8 @@ import pytest
 
 from celigo_operator.conductorone.auth import TOKEN_PATH
 from celigo_operator.rotation import FLOW_STEPS, Flow, Step
-from celigo_operator.testing.fake_celigo import Fault
-from celigo_operator.testing.fake_conductorone import Fault as C1Fault
+from celigo_testkit.fake_celigo import Fault
+from celigo_testkit.fake_conductorone import Fault as C1Fault
 from e2e.test_rotation_support import (
     Setup,
     connector_values,

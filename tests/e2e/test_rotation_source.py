@@ -14,8 +14,8 @@ import pytest
 
 from celigo_operator import manifests
 from celigo_operator.manifests import ConnectorCredentials
-from celigo_operator.testing.fake_celigo import Fault
-from celigo_operator.testing.harness import wait_for
+from celigo_testkit.fake_celigo import Fault
+from celigo_testkit.harness import wait_for
 
 from support.world import World, world
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from celigo_operator.testing.harness import wait_for
+from celigo_testkit.harness import wait_for
 
 from support.world import World
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from celigo_operator.testing.harness import wait_for
+from celigo_testkit.harness import wait_for
 
 from support.world import ROOT, world
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import yaml
 
-from celigo_operator.testing.kube import EmulatorSettings, KubeEmulator
-from celigo_operator.testing.kube.pytest_fixtures import kube_emulator, kube_emulator_session  # noqa: F401
+from celigo_testkit.kube import EmulatorSettings, KubeEmulator
+from celigo_testkit.kube.pytest_fixtures import kube_emulator, kube_emulator_session  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 

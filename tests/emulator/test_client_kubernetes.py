@@ -10,7 +10,7 @@ import kubernetes
 import pytest
 from kubernetes.client.rest import ApiException
 
-from celigo_operator.testing.kube import KubeEmulator
+from celigo_testkit.kube import KubeEmulator
 
 from .conftest import WIDGET_CRD, deployment, wait_for, widget
 

@@ -14,7 +14,7 @@ import kopf
 import kubernetes
 import pytest
 
-from celigo_operator.testing.kube import KubeEmulator
+from celigo_testkit.kube import KubeEmulator
 
 from .conftest import WIDGET_CRD, WIDGETS, wait_for, widget
 
@@ -165,7 +165,7 @@ def test_kopf_create_update_delete(emu: KubeEmulator, api: httpx.Client, kopf_op
 def test_kopf_retries_through_injected_faults(
     emu: KubeEmulator, api: httpx.Client, kopf_operator: list[str]
 ) -> None:
-    from celigo_operator.testing.kube import Fault
+    from celigo_testkit.kube import Fault
 
     watch_fault = emu.faults.add(Fault(resource="widgets", drop_watch=True, status=None))
     status_fault = emu.faults.add(Fault(method="PATCH", resource="widgets", subresource="status", status=500))

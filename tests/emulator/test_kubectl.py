@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from celigo_operator.testing.kube import KubeEmulator
+from celigo_testkit.kube import KubeEmulator
 
 from .conftest import REPO, WIDGET_CRD_YAML, WIDGETS, deployment, fast_settings, wait_for
 

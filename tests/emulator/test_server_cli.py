@@ -12,7 +12,7 @@ import kubernetes
 
 def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     kc = tmp_path / "kc"
-    code = "import sys; from celigo_operator.testing.kube.cli import run_emulator_cli; sys.exit(run_emulator_cli(sys.argv[1:]))"
+    code = "import sys; from celigo_testkit.kube.cli import run_emulator_cli; sys.exit(run_emulator_cli(sys.argv[1:]))"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--port", "0", "--kubeconfig", str(kc)],
         stdout=subprocess.PIPE,

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from celigo_operator.testing.kube import Fault, KubeEmulator
+from celigo_testkit.kube import Fault, KubeEmulator
 
 from .conftest import WIDGETS, configmap, widget
 

@@ -1,10 +1,10 @@
-"""The packaged pytest fixtures (celigo_operator.testing.kube.pytest_fixtures) give working emulators."""
+"""The packaged pytest fixtures (celigo_testkit.kube.pytest_fixtures) give working emulators."""
 
 from __future__ import annotations
 
 import httpx
 
-from celigo_operator.testing.kube import KubeEmulator
+from celigo_testkit.kube import KubeEmulator
 
 
 def test_function_fixture_is_fresh(kube_emulator: KubeEmulator) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from celigo_operator.testing.kube import KubeEmulator
+from celigo_testkit.kube import KubeEmulator
 
 
 def test_serves_on_loopback_with_token(emu: KubeEmulator, api: httpx.Client) -> None:

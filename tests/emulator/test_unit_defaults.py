@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from celigo_operator.testing.kube.defaults import apply_defaults, image_pull_policy, pod_qos_class
-from celigo_operator.testing.kube.resources import ResourceInfo, builtin_resource
+from celigo_testkit.kube.defaults import apply_defaults, image_pull_policy, pod_qos_class
+from celigo_testkit.kube.resources import ResourceInfo, builtin_resource
 
 
 def _defaulted(group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:

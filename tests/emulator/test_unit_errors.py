@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from celigo_operator.testing.kube import errors
-from celigo_operator.testing.kube.errors import FieldError
-from celigo_operator.testing.kube.resources import ResourceInfo, builtin_resource
+from celigo_testkit.kube import errors
+from celigo_testkit.kube.errors import FieldError
+from celigo_testkit.kube.resources import ResourceInfo, builtin_resource
 
 SECRETS = builtin_resource("", "v1", "secrets")
 DEPLOYMENTS = builtin_resource("apps", "v1", "deployments")

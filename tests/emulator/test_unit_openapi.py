@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from celigo_operator.testing.kube import openapi
-from celigo_operator.testing.kube.resources import BUILTIN_RESOURCES, builtin_resource, resources_from_crd
+from celigo_testkit.kube import openapi
+from celigo_testkit.kube.resources import BUILTIN_RESOURCES, builtin_resource, resources_from_crd
 
 UPSTREAM_VERSION = "v1.36.0"
 MODULE = Path(openapi.__file__).with_name("_openapi_builtin.py")

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from celigo_operator.testing.kube import errors, openapi
-from celigo_operator.testing.kube.resources import ResourceInfo, resources_from_crd
-from celigo_operator.testing.kube.schema import process_custom_resource, validate_against_schema
-from celigo_operator.testing.kube.table import to_table
+from celigo_testkit.kube import errors, openapi
+from celigo_testkit.kube.resources import ResourceInfo, resources_from_crd
+from celigo_testkit.kube.schema import process_custom_resource, validate_against_schema
+from celigo_testkit.kube.table import to_table
 
 ROOT = Path(__file__).resolve().parents[2]
 

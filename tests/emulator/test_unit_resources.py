@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from celigo_operator.testing.kube.resources import (
+from celigo_testkit.kube.resources import (
     ALL_VERBS,
     BUILTIN_RESOURCES,
     builtin_resource,

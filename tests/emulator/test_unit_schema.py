@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from celigo_operator.testing.kube import errors
-from celigo_operator.testing.kube.resources import ResourceInfo
-from celigo_operator.testing.kube.schema import (
+from celigo_testkit.kube import errors
+from celigo_testkit.kube.resources import ResourceInfo
+from celigo_testkit.kube.schema import (
     apply_schema_defaults,
     process_custom_resource,
     prune_unknown_fields,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from celigo_operator.testing.kube import errors
-from celigo_operator.testing.kube.resources import ResourceInfo, builtin_resource
-from celigo_operator.testing.kube.selectors import (
+from celigo_testkit.kube import errors
+from celigo_testkit.kube.resources import ResourceInfo, builtin_resource
+from celigo_testkit.kube.selectors import (
     field_labels,
     parse_field_selector,
     parse_label_requirements,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from celigo_operator.testing.kube.resources import ResourceInfo, builtin_resource
-from celigo_operator.testing.kube.table import evaluate_jsonpath, human_duration, selector_string, to_table
+from celigo_testkit.kube.resources import ResourceInfo, builtin_resource
+from celigo_testkit.kube.table import evaluate_jsonpath, human_duration, selector_string, to_table
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 CREATED = "2026-01-01T11:55:00Z"  # five minutes before NOW

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from celigo_operator.testing.kube import Fault, KubeEmulator
+from celigo_testkit.kube import Fault, KubeEmulator
 
 from .conftest import WIDGETS, configmap, fast_settings, watch_events, widget
 

@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from celigo_operator.testing.kube import KubeEmulator
+from celigo_testkit.kube import KubeEmulator
 
 from .conftest import deployment, fast_settings, wait_for
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from celigo_operator.testing.fake_celigo import FakeCeligo
+from celigo_testkit.fake_celigo import FakeCeligo
 
 
 @pytest.fixture

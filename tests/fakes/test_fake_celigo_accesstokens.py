@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from celigo_operator.testing.fake_celigo import MASK, FakeCeligo
+from celigo_testkit.fake_celigo import MASK, FakeCeligo
 
 
 def h(token: str) -> dict[str, str]:

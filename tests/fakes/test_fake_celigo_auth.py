@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from celigo_operator.testing.fake_celigo import FakeCeligo
+from celigo_testkit.fake_celigo import FakeCeligo
 
 UNAUTHORIZED = {"message": "Unauthorized"}
 AUTH_FAILED = {"message": "Bearer Authentication Failed"}

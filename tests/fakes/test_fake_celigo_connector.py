@@ -10,7 +10,7 @@ import sys
 
 import httpx
 
-from celigo_operator.testing.fake_celigo import FakeCeligo
+from celigo_testkit.fake_celigo import FakeCeligo
 
 
 def test_connector_sync_pattern_is_answered_in_single_pages(fake_celigo: FakeCeligo) -> None:
@@ -37,7 +37,7 @@ def test_connector_sync_pattern_is_answered_in_single_pages(fake_celigo: FakeCel
 
 def test_runs_standalone_with_a_chosen_token() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celigo_operator.testing.fake_celigo", "--token", "demo-token-123", "--users", "5"],
+        [sys.executable, "-m", "celigo_testkit", "fake-celigo", "--token", "demo-token-123", "--users", "5"],
         stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

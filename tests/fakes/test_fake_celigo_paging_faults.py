@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from celigo_operator.testing.fake_celigo import FakeCeligo, Fault
+from celigo_testkit.fake_celigo import FakeCeligo, Fault
 
 
 def walk(client: httpx.Client, url: str, headers: dict[str, str]) -> tuple[list[dict], list[httpx.Response]]:

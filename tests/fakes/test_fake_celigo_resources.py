@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from celigo_operator.testing import celigo_seed
-from celigo_operator.testing.fake_celigo import FakeCeligo
+from celigo_testkit import celigo_seed
+from celigo_testkit.fake_celigo import FakeCeligo
 
 
 def codes(response: httpx.Response) -> list[str]:

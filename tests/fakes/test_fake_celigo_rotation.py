@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from celigo_operator.testing.fake_celigo import FakeCeligo, Fault
+from celigo_testkit.fake_celigo import FakeCeligo, Fault
 
 
 def _auth(token: str) -> dict[str, str]:

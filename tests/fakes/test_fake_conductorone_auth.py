@@ -18,7 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from celigo_operator.testing.fake_conductorone import FakeConductorOne
+from celigo_testkit.fake_conductorone import FakeConductorOne
 
 TENANT = "example.conductor.one"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

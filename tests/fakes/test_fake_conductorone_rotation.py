@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from celigo_operator.testing.fake_conductorone import FakeConductorOne, Fault
+from celigo_testkit.fake_conductorone import FakeConductorOne, Fault
 from fakes.test_fake_conductorone_api import APP, CONN, ROTATE_PATH, Api, can_authenticate, token_response
 
 

@@ -19,8 +19,8 @@ import yaml
 
 from celigo_operator.cli import parser
 from celigo_operator.config import ENV_PREFIX, OperatorConfig
-from celigo_operator.testing.harness import KUBECTL, Kubectl
-from celigo_operator.testing.kube import KubeEmulator
+from celigo_testkit.harness import KUBECTL, Kubectl
+from celigo_testkit.kube import KubeEmulator
 from install.installkit import (
     CHART,
     CRD_SOURCE,

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from celigo_operator.config import ENV_PREFIX, OperatorConfig
-from celigo_operator.testing.harness import KUBECTL, Kubectl
-from celigo_operator.testing.kube import KubeEmulator
+from celigo_testkit.harness import KUBECTL, Kubectl
+from celigo_testkit.kube import KubeEmulator
 from install.installkit import (
     CRD_SOURCE,
     DEPLOY,

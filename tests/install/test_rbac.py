@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from celigo_operator.testing.harness import OperatorProcess, operator_env, wait_for
+from celigo_testkit.harness import OperatorProcess, operator_env, wait_for
 from e2e.test_rotation_support import rotate_now, wait_idle
 from install.installkit import DEPLOY, Access, atoms_for, kustomize, rbac_gaps, render_chart, the, wildcards
 

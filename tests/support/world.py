@@ -16,11 +16,11 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from celigo_operator import api
-from celigo_operator.credentials import generate_client_credentials
-from celigo_operator.testing.fake_celigo import FakeCeligo
-from celigo_operator.testing.fake_conductorone import FakeConductorOne
-from celigo_operator.testing.harness import OperatorProcess, operator_env, wait_for
-from celigo_operator.testing.kube import EmulatorSettings, KubeEmulator
+from celigo_testkit.credentials import generate_client_credentials
+from celigo_testkit.fake_celigo import FakeCeligo
+from celigo_testkit.fake_conductorone import FakeConductorOne
+from celigo_testkit.harness import OperatorProcess, operator_env, wait_for
+from celigo_testkit.kube import EmulatorSettings, KubeEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP, VERSION, PLURAL = api.GROUP, api.VERSION, api.PLURAL

@@ -12,12 +12,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from celigo_operator.credentials import (
     ClientSecret,
     CredentialFormatError,
-    encode_client_secret,
-    generate_client_credentials,
     parse_client_id,
     parse_client_secret,
     strip_port,
 )
+from celigo_testkit.credentials import encode_client_secret, generate_client_credentials
 
 
 def b64(data: bytes) -> str:

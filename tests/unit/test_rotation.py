@@ -9,7 +9,6 @@ import pytest
 
 from celigo_operator import api, manifests
 from celigo_operator.conditions import format_time
-from celigo_operator.credentials import generate_client_credentials
 from celigo_operator.manifests import Owner
 from celigo_operator.rotation import (
     FLOW_STEPS,
@@ -24,6 +23,7 @@ from celigo_operator.rotation import (
     merge_credentials,
 )
 from celigo_operator.sources import CredentialProblem
+from celigo_testkit.credentials import generate_client_credentials
 
 OWNER = Owner(name="celigo", namespace="ns", uid="u-1")
 

@@ -8,9 +8,9 @@ import pytest
 
 from celigo_operator import api
 from celigo_operator.config import OperatorConfig
-from celigo_operator.credentials import generate_client_credentials
 from celigo_operator.reconcile import check_spec
 from celigo_operator.sources import CredentialProblem, credentials_from_secret
+from celigo_testkit.credentials import generate_client_credentials
 
 CLIENT_ID, CLIENT_SECRET = generate_client_credentials("tenant.conductor.one")
 TOKEN = "celigo-canary-4f9a8b7c6d5e"

@@ -46,12 +46,7 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from celigo_operator.credentials import (
-    generate_client_credentials,
-    parse_client_id,
-    parse_client_secret,
-    strip_port,
-)
+from celigo_testkit.credentials import issue_client, strip_port
 
 __all__ = ["SYNC_STATUSES", "FakeConductorOne", "Fault", "IssuedCredential", "RecordedRequest"]
 
@@ -201,6 +196,7 @@ class FakeConductorOne:
         self,
         *,
         host: str = "127.0.0.1",
+        port: int = 0,
         tenant_host: str = "example.conductor.one",
         token_ttl: int = 3600,
         credential_ttl: float | None = 90 * 24 * 3600.0,
@@ -211,6 +207,7 @@ class FakeConductorOne:
         shutdown_timeout: float = 2.0,
     ) -> None:
         self.host = host
+        self._fixed_port = port
         self.tenant_host = tenant_host
         self.token_ttl = token_ttl
         self.credential_ttl = credential_ttl
@@ -253,7 +250,7 @@ class FakeConductorOne:
         return self._port
 
     def start(self) -> FakeConductorOne:
-        """Bind an ephemeral loopback port and serve from a daemon thread; returns once listening."""
+        """Bind the loopback port (ephemeral unless given) and serve from a daemon thread; returns once listening."""
         if self._thread is not None:
             return self
         ready = threading.Event()
@@ -298,7 +295,7 @@ class FakeConductorOne:
         app.router.add_delete(cred, self._revoke_credential)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, 0)
+        site = web.TCPSite(runner, self.host, self._fixed_port)
         await site.start()
         self._port = int(runner.addresses[0][1])
         self._runner = runner
@@ -346,16 +343,18 @@ class FakeConductorOne:
 
     def register_client(self, name: str = "celigo-operator") -> tuple[str, str]:
         """Create API credentials (the operator's own) and return ``(client_id, client_secret)``."""
-        client_id, client_secret = generate_client_credentials(self.tenant_host, name)
+        issued = issue_client(self.tenant_host, name)
         with self._lock:
-            self._clients[client_id] = _Client(
-                client_id=client_id, public_key=parse_client_secret(client_secret).public_key, kind="api"
+            self._clients[issued.client_id] = _Client(
+                client_id=issued.client_id, public_key=issued.public_key, kind="api"
             )
-        return client_id, client_secret
+        return issued.client_id, issued.client_secret
 
     def register_public_key(self, client_id: str, public_key: Ed25519PublicKey) -> None:
         """Register a client whose key a test made itself (e.g. to sign assertions by hand)."""
-        parse_client_id(client_id)
+        name, at, rest = client_id.partition("@")
+        if not (name and at and "/" in rest):
+            raise ValueError("client id must look like <name>@<tenant-host>/<rest>")
         with self._lock:
             self._clients[client_id] = _Client(client_id=client_id, public_key=public_key, kind="api")
 
@@ -500,7 +499,8 @@ class FakeConductorOne:
         return connector
 
     def _new_credential(self, app_id: str, connector_id: str) -> IssuedCredential:
-        client_id, client_secret = generate_client_credentials(self.tenant_host, f"connector-{connector_id}")
+        issued = issue_client(self.tenant_host, f"connector-{connector_id}")
+        client_id, client_secret = issued.client_id, issued.client_secret
         now = self.now()
         cred = _Credential(
             id=uuid.uuid4().hex[:27],
@@ -514,7 +514,7 @@ class FakeConductorOne:
         self._credentials[cred.id] = cred
         self._clients[client_id] = _Client(
             client_id=client_id,
-            public_key=parse_client_secret(client_secret).public_key,
+            public_key=issued.public_key,
             kind="connector",
             credential_id=cred.id,
         )

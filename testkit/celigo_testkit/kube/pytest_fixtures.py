@@ -1,4 +1,4 @@
-"""pytest fixtures for the emulator; enable with `pytest_plugins = ["celigo_operator.testing.kube.pytest_fixtures"]`."""
+"""pytest fixtures for the emulator; enable with `pytest_plugins = ["celigo_testkit.kube.pytest_fixtures"]`."""
 
 from __future__ import annotations
 

@@ -10,20 +10,19 @@ leaves everything running until Ctrl-C (unless DEMO_EXIT=1 or --exit).
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from celigo_operator.credentials import generate_client_credentials
-from celigo_operator.testing.fake_celigo import FakeCeligo
-from celigo_operator.testing.fake_conductorone import FakeConductorOne
-from celigo_operator.testing.harness import Kubectl, OperatorProcess, operator_env
-from celigo_operator.testing.kube import EmulatorSettings, KubeEmulator
+from celigo_testkit.credentials import generate_client_credentials
+from celigo_testkit.fake_celigo import FakeCeligo
+from celigo_testkit.fake_conductorone import FakeConductorOne
+from celigo_testkit.harness import Kubectl, OperatorProcess, operator_env
+from celigo_testkit.kube import EmulatorSettings, KubeEmulator
+from celigo_testkit.signals import wait_for_stop_signal
 
 NAMESPACE = "baton-celigo"
 CONDITIONS = (
@@ -217,13 +216,7 @@ class Demo:
             self.say("DEMO_EXIT set: stopping")
             return 0
         print("\nEverything keeps running; press Ctrl-C to stop.", file=self.out, flush=True)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.wait(1) and operator.running:
-                pass
-        except KeyboardInterrupt:
-            pass
+        wait_for_stop_signal(alive=lambda: operator.running)
         return 0
 
 

@@ -41,7 +41,7 @@ from aiohttp import web
 
 from . import celigo_seed as seed
 
-log = logging.getLogger("celigo_operator.testing.fake_celigo")
+log = logging.getLogger("celigo_testkit.fake_celigo")
 
 REGIONS: tuple[str, ...] = ("us", "eu")
 JSON_CT = "application/json; charset=utf-8"
@@ -1029,38 +1029,6 @@ class FakeCeligo:
         record["lastModified"] = _iso_ts(self.now())
         self._tokens[value] = _TokenRef(account, id)
         return _json(200, {"_id": record["_id"], "token": value})
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Serve the fake until interrupted (demos, running the real connector against it by hand).
-    Prints one JSON line with the base URLs and each region's token."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m celigo_operator.testing.fake_celigo")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--us-port", type=int, default=0)
-    parser.add_argument("--eu-port", type=int, default=0)
-    parser.add_argument("--users", type=int, default=42)
-    parser.add_argument("--integrations", type=int, default=7)
-    parser.add_argument("--token", help="use this value as the us account's token (default: random)")
-    args = parser.parse_args(argv)
-    fake = FakeCeligo(host=args.host, users=args.users, integrations=args.integrations,
-                      ports={"us": args.us_port, "eu": args.eu_port})
-    if args.token:
-        fake.add_token("us", token=args.token, name="Demo token")
-    with fake:
-        tokens = {region: args.token if args.token and region == "us" else fake.default_token(region)
-                  for region in REGIONS}
-        print(json.dumps({"base_urls": fake.base_urls, "tokens": tokens}), flush=True)
-        stop = threading.Event()
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            pass
-
-
-if __name__ == "__main__":
-    main()
 
 
 __all__ = ["MASK", "REGIONS", "Account", "FakeCeligo", "Fault", "RecordedRequest", "TokenBucket", "envelope"]

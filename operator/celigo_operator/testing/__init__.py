@@ -1,1 +1,0 @@
-"""Test doubles shipped with the package: the Kubernetes API emulator and fake Celigo/ConductorOne servers."""

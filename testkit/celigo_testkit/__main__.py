@@ -1,0 +1,3 @@
+from celigo_testkit.cli import main
+
+raise SystemExit(main())
