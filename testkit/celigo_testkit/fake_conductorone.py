@@ -1,6 +1,7 @@
 """A fake ConductorOne API server for tests and the demo: real HTTP on loopback, real signatures.
 
-What it serves (see docs/conductorone-api.md):
+What it serves (ConductorOne's public API as of its Terraform provider spec 2026-08 and Go SDK v1.26.0;
+README.md, "The APIs the operator calls", sums it up):
 
 * ``POST /auth/v1/token``: OAuth client credentials with an EdDSA client assertion. The assertion is
   verified for real against the client's registered Ed25519 public key (pyjwt + cryptography): another
@@ -10,28 +11,30 @@ What it serves (see docs/conductorone-api.md):
 * ``/api/v1/...`` routes require a valid bearer token (401 otherwise, gRPC-gateway error body):
   - ``GET /api/v1/apps/{app_id}/connectors/{connector_id}`` answers
     ``{"connectorView": {"connector": {..., "status": {"status", "startedAt", "completedAt",
-    "lastError", "updatedAt"}}}}``. The wrapper shape is *unconfirmed*; it was chosen to match the
-    generated SDKs' ``ConnectorServiceGetResponse{connectorView{connector}}``.
-  - rotate: ``POST /api/v1/apps/{app_id}/connectors/{connector_id}/credentials`` and
-    ``POST /api/v1/apps/connectors/credentials`` with ``{"appId", "connectorId"}``. Each registers a new
-    client with a fresh Ed25519 key and answers ``{"credential": {...}, "clientSecret": "..."}``: the
+    "lastError", "updatedAt"}}}}``; the status is one of RUNNING, DONE, ERROR, DISABLED, UNSPECIFIED.
+  - rotate: ``POST /api/v1/apps/connectors/credentials`` with ``{"appId", "connectorId"}`` registers a new
+    client with a fresh Ed25519 key and answers ``{"credential": {..., "clientSecret": "..."}}``: the
     secret appears in that answer only. Credentials coexist unless ``rotate_revokes_previous`` is set
-    (whether the real rotate revokes the old one is *unconfirmed*).
-  - ``GET .../credentials/{id}`` (never the secret; a revoked one carries ``deletedAt``, a fake choice);
-    revoke with ``POST .../credentials/{id}`` (the reference's verb) or ``DELETE``: afterwards that
-    client's token requests and existing tokens fail. Revoking twice is a no-op.
+    (whether the real rotate revokes the old one is *unconfirmed*). The older path form
+    (``POST /api/v1/apps/{app_id}/connectors/{connector_id}/credentials``) left the API: 404, like any
+    unknown path.
+  - ``GET .../credentials/{id}`` -> ``{"credential": ...}`` (never the secret; a revoked one carries
+    ``deletedAt``, a fake choice); revoke with ``POST .../credentials/{id}`` and ``{}`` -> ``{}``:
+    afterwards that client's token requests and existing tokens fail. Revoking twice is a no-op.
 * Fault injection (``inject(Fault(...))``): 401, 403, 429 with Retry-After, 5xx, delays, requests that
   never get an answer (``timeout``), and requests held until a ``threading.Event`` is set (``hold``),
   so a test can kill a process exactly while a request is in flight.
 
 The server runs its own event loop in a daemon thread; every public method is thread-safe and callable
 from any thread or loop. Its clock is wall time plus an offset that ``advance()`` moves, so expiry can be
-tested without waiting. Recorded requests hold method, path, status and client id: never a secret.
+tested without waiting. Recorded requests hold method, path, status, client id and the request body with
+every secret replaced by ``<redacted>`` (the token form's assertion), never a secret.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import threading
 import time
@@ -51,11 +54,21 @@ from celigo_testkit.credentials import issue_client, strip_port
 __all__ = ["SYNC_STATUSES", "FakeConductorOne", "Fault", "IssuedCredential", "RecordedRequest"]
 
 TOKEN_PATH = "/auth/v1/token"
+ROTATE_PATH = "/api/v1/apps/connectors/credentials"
 GRANT_TYPE = "client_credentials"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-SYNC_STATUSES = ("SYNC_STATUS_RUNNING", "SYNC_STATUS_DONE", "SYNC_STATUS_ERROR", "SYNC_STATUS_UNSPECIFIED")
+SYNC_STATUSES = (
+    "SYNC_STATUS_RUNNING",
+    "SYNC_STATUS_DONE",
+    "SYNC_STATUS_ERROR",
+    "SYNC_STATUS_DISABLED",
+    "SYNC_STATUS_UNSPECIFIED",
+)
 # gRPC status codes used in gRPC-gateway error bodies.
 _GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 501: 12, 503: 14, 504: 4}
+
+#: Request fields never kept in the request log.
+_SECRET_FIELDS = frozenset({"client_assertion", "client_secret", "clientSecret"})
 
 # Who made the request (token requests: the form's client id; API calls: the bearer's client).
 _CLIENT_ID = web.RequestKey("client_id", str)
@@ -109,6 +122,8 @@ class RecordedRequest:
     status: int
     client_id: str | None = None
     faulted: bool = False
+    #: The JSON body (or form) sent, with secrets replaced by "<redacted>"; None when there was none.
+    body: Any = None
 
 
 @dataclass(frozen=True, repr=False)
@@ -201,7 +216,6 @@ class FakeConductorOne:
         token_ttl: int = 3600,
         credential_ttl: float | None = 90 * 24 * 3600.0,
         rotate_revokes_previous: bool = False,
-        rotate_response_key: str = "credential",
         max_assertion_lifetime: float = 600.0,
         leeway: float = 5.0,
         shutdown_timeout: float = 2.0,
@@ -212,7 +226,6 @@ class FakeConductorOne:
         self.token_ttl = token_ttl
         self.credential_ttl = credential_ttl
         self.rotate_revokes_previous = rotate_revokes_previous
-        self.rotate_response_key = rotate_response_key
         self.max_assertion_lifetime = max_assertion_lifetime
         self.leeway = leeway
         self.shutdown_timeout = shutdown_timeout
@@ -287,12 +300,10 @@ class FakeConductorOne:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_post(TOKEN_PATH, self._token)
         app.router.add_get("/api/v1/apps/{app_id}/connectors/{connector_id}", self._get_connector)
-        app.router.add_post("/api/v1/apps/connectors/credentials", self._rotate_body)
-        app.router.add_post("/api/v1/apps/{app_id}/connectors/{connector_id}/credentials", self._rotate_path)
+        app.router.add_post(ROTATE_PATH, self._rotate)
         cred = "/api/v1/apps/{app_id}/connectors/{connector_id}/credentials/{credential_id}"
         app.router.add_get(cred, self._get_credential)
         app.router.add_post(cred, self._revoke_credential)
-        app.router.add_delete(cred, self._revoke_credential)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._fixed_port)
@@ -606,6 +617,9 @@ class FakeConductorOne:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         method, path = request.method, request.path
+        # Read the body now: a request held by a fault must still complete after its caller went away
+        # (the answer is lost, the effect is not), and aiohttp caches it for the handler.
+        await request.read()
         kind = await self._client_kind(request) if any(f.client_kind for f in self._faults) else None
         with self._lock:
             fault = next((f for f in self._faults if f.matches(method, path, kind)), None)
@@ -623,6 +637,7 @@ class FakeConductorOne:
                 response = await self._call(handler, request)
         else:
             response = await self._call(handler, request)
+        body = await self._recorded_body(request)
         with self._lock:
             self.requests.append(
                 RecordedRequest(
@@ -631,9 +646,26 @@ class FakeConductorOne:
                     status=response.status,
                     client_id=request.get(_CLIENT_ID),
                     faulted=fault is not None,
+                    body=body,
                 )
             )
         return response
+
+    @staticmethod
+    async def _recorded_body(request: web.Request) -> Any:
+        """The request body for the log: JSON or form fields, secrets replaced by "<redacted>"."""
+        if not request.body_exists:
+            return None
+        try:
+            if request.content_type == "application/x-www-form-urlencoded":
+                form: Any = dict(await request.post())
+            else:
+                form = json.loads(await request.read())
+        except (ValueError, ConnectionError, RuntimeError):
+            return "<unreadable>"
+        if isinstance(form, dict):
+            return {k: "<redacted>" if k in _SECRET_FIELDS else v for k, v in form.items()}
+        return form
 
     async def _client_kind(self, request: web.Request) -> str | None:
         """The kind of client behind a request (form client id or bearer token), for kind-scoped faults."""
@@ -655,6 +687,8 @@ class FakeConductorOne:
             return await handler(request)
         except web.HTTPException as exc:
             if request.path.startswith("/api/"):
+                if exc.status == 405:  # a verb the path does not have: as unknown as an unknown path
+                    return self._api_error(404, "Not Found")
                 return self._api_error(exc.status, exc.reason)
             return web.Response(status=exc.status, text=exc.reason)
 
@@ -789,7 +823,18 @@ class FakeConductorOne:
             }
         return web.json_response({"connectorView": {"connector": view}})
 
-    def _rotate(self, app_id: str, connector_id: str) -> web.Response:
+    async def _rotate(self, request: web.Request) -> web.Response:
+        denied = self._authorize(request)
+        if denied is not None:
+            return denied
+        try:
+            body = await request.json()
+        except ValueError:
+            return self._api_error(400, "body is not JSON")
+        app_id = body.get("appId") if isinstance(body, dict) else None
+        connector_id = body.get("connectorId") if isinstance(body, dict) else None
+        if not isinstance(app_id, str) or not app_id or not isinstance(connector_id, str) or not connector_id:
+            return self._api_error(400, "appId and connectorId are required")
         with self._lock:
             if (app_id, connector_id) not in self._connectors:
                 return self._api_error(404, "connector not found")
@@ -803,27 +848,8 @@ class FakeConductorOne:
                 for cred in previous:
                     self._revoke(cred)
             view = self._credential_view(self._credentials[issued.credential_id])
-        return web.json_response({self.rotate_response_key: view, "clientSecret": issued.client_secret})
-
-    async def _rotate_path(self, request: web.Request) -> web.Response:
-        denied = self._authorize(request)
-        if denied is not None:
-            return denied
-        return self._rotate(request.match_info["app_id"], request.match_info["connector_id"])
-
-    async def _rotate_body(self, request: web.Request) -> web.Response:
-        denied = self._authorize(request)
-        if denied is not None:
-            return denied
-        try:
-            body = await request.json()
-        except ValueError:
-            return self._api_error(400, "body is not JSON")
-        app_id = body.get("appId") if isinstance(body, dict) else None
-        connector_id = body.get("connectorId") if isinstance(body, dict) else None
-        if not isinstance(app_id, str) or not app_id or not isinstance(connector_id, str) or not connector_id:
-            return self._api_error(400, "appId and connectorId are required")
-        return self._rotate(app_id, connector_id)
+        # The secret is part of the credential, in this answer only.
+        return web.json_response({"credential": {**view, "clientSecret": issued.client_secret}})
 
     def _find_credential(self, request: web.Request) -> _Credential | None:
         cred = self._credentials.get(request.match_info["credential_id"])

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from celigo_operator.celigo.client import parse_retry_after  # the one copy, shared by both clients
 from celigo_operator.conductorone import ConnectorSyncStatus, Credential, MalformedResponse, SyncStatus
 from celigo_operator.conductorone.auth import (
     ASSERTION_TYPE,
@@ -16,7 +17,7 @@ from celigo_operator.conductorone.auth import (
     build_client_assertion,
     token_request_form,
 )
-from celigo_operator.conductorone.client import ConductorOneClient, parse_retry_after
+from celigo_operator.conductorone.client import ConductorOneClient
 from celigo_operator.conductorone.errors import RateLimited, Unavailable
 from celigo_operator.conductorone.models import parse_timestamp
 from celigo_operator.credentials import parse_client_id, parse_client_secret
@@ -155,8 +156,8 @@ def test_parse_retry_after_http_date() -> None:
     now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     later = (now + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     earlier = (now - timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    assert parse_retry_after(later, now=now) == 30.0
-    assert parse_retry_after(earlier, now=now) == 0.0
+    assert parse_retry_after(later, now=now.timestamp) == 30.0
+    assert parse_retry_after(earlier, now=now.timestamp) == 0.0
 
 
 def test_backoff_policy() -> None:

@@ -26,7 +26,8 @@ CONN = "conn-1"
 ClientFactory = Callable[..., ConductorOneClient]
 TOKEN = "/auth/v1/token"
 CONNECTOR_PATH = f"/api/v1/apps/{APP}/connectors/{CONN}"
-ROTATE_PATH = f"{CONNECTOR_PATH}/credentials"
+ROTATE_PATH = "/api/v1/apps/connectors/credentials"
+CRED_PATH = f"{CONNECTOR_PATH}/credentials"
 
 pytestmark = pytest.mark.usefixtures("connector")
 
@@ -67,6 +68,8 @@ async def test_context_manager_closes_its_own_http_client(fake: FakeConductorOne
         ("SYNC_STATUS_RUNNING", None, SyncStatus.RUNNING),
         ("SYNC_STATUS_DONE", None, SyncStatus.DONE),
         ("SYNC_STATUS_ERROR", "celigo: 401 invalid token", SyncStatus.ERROR),
+        ("SYNC_STATUS_DISABLED", None, SyncStatus.DISABLED),
+        ("SYNC_STATUS_UNSPECIFIED", None, SyncStatus.UNSPECIFIED),
     ],
 )
 async def test_status_for_each_state(
@@ -181,13 +184,26 @@ async def test_rotate_that_revokes_the_previous_one(make_client: ClientFactory) 
             await make_client(issued.client_id, issued.client_secret, base_url=fake.url, clock=fake.now).verify()
 
 
-async def test_rotate_response_named_connector_credential(make_client: ClientFactory) -> None:
-    """The generated SDKs call the field connectorCredential; the doc calls it credential: accept both."""
-    with FakeConductorOne(rotate_response_key="connectorCredential") as fake:
-        fake.add_connector(APP, CONN)
-        client = make_client(*fake.register_client(), base_url=fake.url, clock=fake.now)
-        rotated = await client.rotate_credential(APP, CONN)
-        assert rotated.credential.connector_id == CONN
+async def test_every_call_is_the_documented_request(fake: FakeConductorOne, client: ConductorOneClient,
+                                                   connector: IssuedCredential) -> None:
+    """Method, path and body of each call as ConductorOne's API defines them (the fake logs bodies with
+    secrets redacted); an answer in the old shape is not what this client reads."""
+    await client.get_connector_status(APP, CONN)
+    rotated = await client.rotate_credential(APP, CONN)
+    await client.get_credential(APP, CONN, rotated.credential.id)
+    await client.revoke_credential(APP, CONN, connector.credential_id)
+    seen = [(r.method, r.path, r.body) for r in fake.requests if r.client_id and "@" in r.client_id]
+    assert seen[0][:2] == ("POST", "/auth/v1/token")
+    assert seen[0][2] == {"grant_type": "client_credentials", "client_id": client.client_id,
+                          "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                          "client_assertion": "<redacted>"}
+    assert seen[1:] == [
+        ("GET", CONNECTOR_PATH, None),
+        ("POST", ROTATE_PATH, {"appId": APP, "connectorId": CONN}),
+        ("GET", f"{CRED_PATH}/{rotated.credential.id}", None),
+        ("POST", f"{CRED_PATH}/{connector.credential_id}", {}),
+    ]
+    assert rotated.client_secret not in repr(fake.requests)
 
 
 # ---------------------------------------------------------------- token caching

@@ -29,7 +29,8 @@ CONN = "conn-1"
 ClientFactory = Callable[..., ConductorOneClient]
 TOKEN = "/auth/v1/token"
 CONNECTOR_PATH = f"/api/v1/apps/{APP}/connectors/{CONN}"
-ROTATE_PATH = f"{CONNECTOR_PATH}/credentials"
+ROTATE_PATH = "/api/v1/apps/connectors/credentials"
+CRED_PATH = f"{CONNECTOR_PATH}/credentials"
 
 pytestmark = pytest.mark.usefixtures("connector")
 
@@ -278,7 +279,7 @@ async def test_rotate_429_is_rate_limited_and_not_retried(fake: FakeConductorOne
 
 async def test_revoke_is_retried(fake: FakeConductorOne, client: ConductorOneClient,
                                  connector: IssuedCredential) -> None:
-    fake.inject(Fault(status=503, path_prefix=f"{ROTATE_PATH}/", method="POST"))
+    fake.inject(Fault(status=503, path_prefix=f"{CRED_PATH}/", method="POST"))
     await client.revoke_credential(APP, CONN, connector.credential_id)
     assert not fake.is_valid_client(connector.client_id)
 
@@ -293,6 +294,7 @@ async def test_revoke_is_retried(fake: FakeConductorOne, client: ConductorOneCli
         "[1, 2]",
         "{}",
         '{"connectorView": {}}',
+        '{"connector": {"status": {"status": "SYNC_STATUS_DONE"}}}',
         '{"connectorView": {"connector": []}}',
         '{"connectorView": {"connector": {"status": "DONE"}}}',
         '{"connectorView": {"connector": {"status": {"status": "SYNC_STATUS_DONE", "startedAt": "yesterday"}}}}',
@@ -310,7 +312,6 @@ async def test_malformed_status_answers(fake: FakeConductorOne, client: Conducto
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('{"connector": {"status": {"status": "SYNC_STATUS_DONE"}}}', SyncStatus.DONE),
         ('{"connectorView": {"connector": {}}}', SyncStatus.UNSPECIFIED),
         ('{"connectorView": {"connector": {"status": {"status": "SYNC_STATUS_PAUSED"}}}}', SyncStatus.UNKNOWN),
         ('{"connectorView": {"connector": {"status": {"status": "SYNC_STATUS_RUNNING", '
@@ -343,8 +344,11 @@ async def test_malformed_token_answers(fake: FakeConductorOne, client: Conductor
     [
         '{"credential": {"id": "c1"}}',
         '{"clientSecret": "s"}',
-        '{"credential": {"clientId": "x"}, "clientSecret": "s"}',
+        '{"credential": {"clientId": "x", "clientSecret": "s"}}',
         '{"credential": "c1", "clientSecret": "s"}',
+        # The answer shapes of the path form that left the API: a secret outside the credential is not read.
+        '{"credential": {"id": "c1", "clientId": "x"}, "clientSecret": "s"}',
+        '{"connectorCredential": {"id": "c1", "clientId": "x", "clientSecret": "s"}}',
     ],
 )
 async def test_malformed_rotate_answers(fake: FakeConductorOne, client: ConductorOneClient, body: str) -> None:

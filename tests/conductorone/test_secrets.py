@@ -19,7 +19,8 @@ from celigo_testkit.fake_conductorone import FakeConductorOne, Fault, IssuedCred
 APP = "app-1"  # the connector the `connector` fixture creates
 CONN = "conn-1"
 CONNECTOR_PATH = f"/api/v1/apps/{APP}/connectors/{CONN}"
-ROTATE_PATH = f"{CONNECTOR_PATH}/credentials"
+ROTATE_PATH = "/api/v1/apps/connectors/credentials"
+CRED_PATH = f"{CONNECTOR_PATH}/credentials"
 
 
 def secret_pieces(secret: str) -> list[str]:

@@ -1,6 +1,6 @@
 """Contract of the fake ConductorOne API (status, rotate, get, revoke) and its fault injection.
 
-Written from docs/conductorone-api.md with httpx, pyjwt and cryptography only: the project's client is
+Written from ConductorOne's API definition (Terraform provider spec 2026-08, Go SDK v1.26.0) with httpx, pyjwt and cryptography only: the project's client is
 never used here, and secrets are decoded by hand from the documented format.
 """
 
@@ -25,8 +25,12 @@ TENANT = "example.conductor.one"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 APP, CONN = "app-1", "conn-1"
 CONNECTOR_PATH = f"/api/v1/apps/{APP}/connectors/{CONN}"
-ROTATE_PATH = f"{CONNECTOR_PATH}/credentials"
-ROTATE_BODY_PATH = "/api/v1/apps/connectors/credentials"
+CRED_PATH = f"{CONNECTOR_PATH}/credentials"  # + /{id}: read (GET) and revoke (POST {})
+ROTATE_PATH = "/api/v1/apps/connectors/credentials"  # rotate: POST {"appId", "connectorId"}
+OLD_ROTATE_PATH = CRED_PATH  # the path form that left the API in 2025-09
+#: ConductorOneCredential's fields (clientSecret only in a rotate's answer).
+CREDENTIAL_FIELDS = {"id", "clientId", "appId", "connectorId", "displayName", "createdAt", "expiresTime",
+                     "lastUsedAt", "deletedAt", "updatedAt"}
 
 
 def key_from_secret(secret: str) -> Ed25519PrivateKey:
@@ -76,13 +80,13 @@ class Api:
         assert response.status_code == 200
         return dict(response.json()["connectorView"]["connector"]["status"])
 
-    def rotate(self, body_path: bool = False) -> dict[str, Any]:
-        if body_path:
-            response = self.call("POST", ROTATE_BODY_PATH, json={"appId": APP, "connectorId": CONN})
-        else:
-            response = self.call("POST", ROTATE_PATH, json={})
+    def rotate(self) -> dict[str, Any]:
+        response = self.call("POST", ROTATE_PATH, json={"appId": APP, "connectorId": CONN})
         assert response.status_code == 200, response.text
-        return dict(response.json())
+        body = dict(response.json())
+        assert set(body) == {"credential"}, body.keys()
+        assert set(body["credential"]) <= CREDENTIAL_FIELDS | {"clientSecret"}
+        return body
 
 
 @pytest.fixture
@@ -144,6 +148,12 @@ def test_status_moves_running_done_error(api: Api, c1: FakeConductorOne) -> None
     assert "lastError" not in api.status()
 
 
+@pytest.mark.parametrize("status", ["SYNC_STATUS_DISABLED", "SYNC_STATUS_UNSPECIFIED"])
+def test_status_can_be_disabled_or_unspecified(api: Api, c1: FakeConductorOne, status: str) -> None:
+    c1.set_sync_status(APP, CONN, status)
+    assert api.status()["status"] == status
+
+
 def test_status_with_explicit_timestamps(api: Api, c1: FakeConductorOne) -> None:
     started = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
     completed = datetime(2026, 1, 1, 10, 5, tzinfo=UTC)
@@ -178,12 +188,12 @@ def test_set_sync_status_refuses_unknown_values(api: Api, c1: FakeConductorOne) 
 # ---------------------------------------------------------------- rotate / get / revoke
 
 
-@pytest.mark.parametrize("body_path", [False, True], ids=["per-connector-path", "body-path"])
 def test_rotate_returns_a_working_credential_and_its_secret_once(
-    api: Api, c1: FakeConductorOne, http: httpx.Client, body_path: bool
+    api: Api, c1: FakeConductorOne, http: httpx.Client
 ) -> None:
-    rotated = api.rotate(body_path=body_path)
-    credential, secret = rotated["credential"], rotated["clientSecret"]
+    rotated = api.rotate()
+    credential = rotated["credential"]
+    secret = credential["clientSecret"]
     assert credential["appId"] == APP and credential["connectorId"] == CONN
     for field in ("id", "clientId", "displayName", "createdAt", "expiresTime"):
         assert credential[field]
@@ -191,10 +201,15 @@ def test_rotate_returns_a_working_credential_and_its_secret_once(
     assert parse_ts(credential["expiresTime"]) > parse_ts(credential["createdAt"])
     assert can_authenticate(http, c1, credential["clientId"], secret)
 
-    got = api.call("GET", f"{ROTATE_PATH}/{credential['id']}")
+    got = api.call("GET", f"{CRED_PATH}/{credential['id']}")
     assert got.status_code == 200
+    assert set(got.json()) == {"credential"} and set(got.json()["credential"]) <= CREDENTIAL_FIELDS
     assert got.json()["credential"]["clientId"] == credential["clientId"]
     assert "lastUsedAt" in got.json()["credential"]  # the token request above used it
+    assert c1.requests[0].body["client_assertion"] == "<redacted>"
+    assert [(r.method, r.path, r.body) for r in c1.requests if r.path == ROTATE_PATH] == [
+        ("POST", ROTATE_PATH, {"appId": APP, "connectorId": CONN})
+    ]
     for text in (got.text, repr(c1.requests), repr(c1.credentials(APP, CONN))):
         assert secret not in text
         assert secret.split(":")[3] not in text
@@ -203,16 +218,16 @@ def test_rotate_returns_a_working_credential_and_its_secret_once(
 
 def test_each_rotate_makes_a_new_key_and_all_coexist(api: Api, c1: FakeConductorOne, http: httpx.Client) -> None:
     first = api.rotate()
-    second = api.rotate(body_path=True)
+    second = api.rotate()
     assert first["credential"]["id"] != second["credential"]["id"]
-    assert first["clientSecret"] != second["clientSecret"]
+    assert first["credential"]["clientSecret"] != second["credential"]["clientSecret"]
     records = c1.credentials(APP, CONN)
     assert len(records) == 3  # the connector's initial credential plus two rotations
     assert not any(r["revoked"] for r in records)
     for rotated in (first, second):
-        assert can_authenticate(http, c1, rotated["credential"]["clientId"], rotated["clientSecret"])
+        assert can_authenticate(http, c1, rotated["credential"]["clientId"], rotated["credential"]["clientSecret"])
     # One credential's secret does not open another's client id.
-    assert not can_authenticate(http, c1, first["credential"]["clientId"], second["clientSecret"])
+    assert not can_authenticate(http, c1, first["credential"]["clientId"], second["credential"]["clientSecret"])
 
 
 def test_initial_connector_credential_works(c1: FakeConductorOne, http: httpx.Client) -> None:
@@ -224,26 +239,26 @@ def test_initial_connector_credential_works(c1: FakeConductorOne, http: httpx.Cl
     assert [r["id"] for r in c1.credentials(APP, CONN)] == [issued.credential_id]
 
 
-@pytest.mark.parametrize("method", ["POST", "DELETE"])
-def test_revoke_really_revokes(api: Api, c1: FakeConductorOne, http: httpx.Client, method: str) -> None:
+def test_revoke_really_revokes(api: Api, c1: FakeConductorOne, http: httpx.Client) -> None:
+    method = "POST"
     old, new = api.rotate(), api.rotate()
     old_id, old_client = old["credential"]["id"], old["credential"]["clientId"]
     # A token the old credential already holds must stop working too.
-    old_token = token_response(http, c1, old_client, old["clientSecret"]).json()["access_token"]
-    response = api.call(method, f"{ROTATE_PATH}/{old_id}", json={})
+    old_token = token_response(http, c1, old_client, old["credential"]["clientSecret"]).json()["access_token"]
+    response = api.call(method, f"{CRED_PATH}/{old_id}", json={})
     assert response.status_code == 200
     assert response.json() == {}
-    assert not can_authenticate(http, c1, old_client, old["clientSecret"])
+    assert not can_authenticate(http, c1, old_client, old["credential"]["clientSecret"])
     assert not c1.is_valid_client(old_client)
     stale = http.get(c1.url + CONNECTOR_PATH, headers={"Authorization": f"Bearer {old_token}"})
     assert stale.status_code == 401
-    assert can_authenticate(http, c1, new["credential"]["clientId"], new["clientSecret"])
+    assert can_authenticate(http, c1, new["credential"]["clientId"], new["credential"]["clientSecret"])
     records = {r["id"]: r for r in c1.credentials(APP, CONN)}
     assert records[old_id]["revoked"] and not records[new["credential"]["id"]]["revoked"]
-    got = api.call("GET", f"{ROTATE_PATH}/{old_id}").json()["credential"]
+    got = api.call("GET", f"{CRED_PATH}/{old_id}").json()["credential"]
     assert parse_ts(got["deletedAt"]) >= parse_ts(got["createdAt"])
     # Revoking again is a no-op, not an error.
-    assert api.call(method, f"{ROTATE_PATH}/{old_id}", json={}).status_code == 200
+    assert api.call(method, f"{CRED_PATH}/{old_id}", json={}).status_code == 200
 
 
 def test_revoking_the_callers_own_api_client_locks_it_out(api: Api, c1: FakeConductorOne) -> None:
@@ -260,19 +275,22 @@ def test_rotate_revokes_previous_knob(http: httpx.Client) -> None:
         api = Api(fake, http)
         first = api.rotate()
         assert not can_authenticate(http, fake, issued.client_id, issued.client_secret)
-        assert can_authenticate(http, fake, first["credential"]["clientId"], first["clientSecret"])
-        second = api.rotate(body_path=True)
-        assert not can_authenticate(http, fake, first["credential"]["clientId"], first["clientSecret"])
-        assert can_authenticate(http, fake, second["credential"]["clientId"], second["clientSecret"])
+        assert can_authenticate(http, fake, first["credential"]["clientId"], first["credential"]["clientSecret"])
+        second = api.rotate()
+        assert not can_authenticate(http, fake, first["credential"]["clientId"], first["credential"]["clientSecret"])
+        assert can_authenticate(http, fake, second["credential"]["clientId"], second["credential"]["clientSecret"])
         assert [r["revoked"] for r in fake.credentials(APP, CONN)] == [True, True, False]
 
 
-def test_rotate_response_key_knob(http: httpx.Client) -> None:
-    with FakeConductorOne(rotate_response_key="connectorCredential") as fake:
-        fake.add_connector(APP, CONN)
-        body = Api(fake, http).rotate()
-        assert "credential" not in body
-        assert body["connectorCredential"]["connectorId"] == CONN
+def test_the_old_rotate_path_and_other_verbs_are_unknown(api: Api, c1: FakeConductorOne) -> None:
+    """The path form left the API in 2025-09, DELETE was never the revoke verb: 404 like any unknown path,
+    and nothing is created or revoked."""
+    before = c1.credentials(APP, CONN)
+    for method, path in (("POST", OLD_ROTATE_PATH), ("DELETE", f"{CRED_PATH}/{before[0]['id']}"),
+                         ("PUT", ROTATE_PATH)):
+        response = api.call(method, path, json={})
+        assert response.status_code == 404 and response.json()["code"] == 5, (method, path)
+    assert c1.credentials(APP, CONN) == before
 
 
 def test_credential_expiry(http: httpx.Client) -> None:
@@ -300,12 +318,11 @@ def test_credentials_without_expiry(c1: FakeConductorOne, http: httpx.Client) ->
     ("method", "path", "body", "status"),
     [
         ("POST", "/api/v1/apps/app-1/connectors/nope/credentials", {}, 404),
-        ("POST", ROTATE_BODY_PATH, {"appId": APP, "connectorId": "nope"}, 404),
-        ("POST", ROTATE_BODY_PATH, {"appId": APP}, 400),
-        ("POST", ROTATE_BODY_PATH, None, 400),
-        ("GET", f"{ROTATE_PATH}/does-not-exist", None, 404),
-        ("POST", f"{ROTATE_PATH}/does-not-exist", {}, 404),
-        ("DELETE", f"{ROTATE_PATH}/does-not-exist", None, 404),
+        ("POST", ROTATE_PATH, {"appId": APP, "connectorId": "nope"}, 404),
+        ("POST", ROTATE_PATH, {"appId": APP}, 400),
+        ("POST", ROTATE_PATH, None, 400),
+        ("GET", f"{CRED_PATH}/does-not-exist", None, 404),
+        ("POST", f"{CRED_PATH}/does-not-exist", {}, 404),
         ("GET", "/api/v1/nowhere", None, 404),
     ],
 )
@@ -319,8 +336,8 @@ def test_api_refusals(api: Api, c1: FakeConductorOne, method: str, path: str, bo
 def test_credential_of_another_connector_is_not_reachable(api: Api, c1: FakeConductorOne) -> None:
     other = c1.add_connector(APP, "conn-2")
     assert other is not None
-    assert api.call("GET", f"{ROTATE_PATH}/{other.credential_id}").status_code == 404
-    assert api.call("POST", f"{ROTATE_PATH}/{other.credential_id}", json={}).status_code == 404
+    assert api.call("GET", f"{CRED_PATH}/{other.credential_id}").status_code == 404
+    assert api.call("POST", f"{CRED_PATH}/{other.credential_id}", json={}).status_code == 404
     assert c1.is_valid_client(other.client_id)
 
 
@@ -362,9 +379,10 @@ def test_fault_times_method_and_path_filters(api: Api, c1: FakeConductorOne) -> 
     fault = c1.inject(Fault(status=500, path_prefix=ROTATE_PATH, method="POST", times=2))
     assert api.call("GET", CONNECTOR_PATH).status_code == 200  # other path
     assert api.call("GET", f"{ROTATE_PATH}/x").status_code == 404  # matching prefix, other method
-    assert api.call("POST", ROTATE_PATH, json={}).status_code == 500
-    assert api.call("POST", ROTATE_PATH, json={}).status_code == 500
-    assert api.call("POST", ROTATE_PATH, json={}).status_code == 200
+    rotate = {"appId": APP, "connectorId": CONN}
+    assert api.call("POST", ROTATE_PATH, json=rotate).status_code == 500
+    assert api.call("POST", ROTATE_PATH, json=rotate).status_code == 500
+    assert api.call("POST", ROTATE_PATH, json=rotate).status_code == 200
     assert fault.hits == 2
     assert len(c1.credentials(APP, CONN)) == 2  # faulted rotates never reached the handler
 
@@ -401,7 +419,8 @@ def test_hold_keeps_a_request_in_flight_until_released(api: Api, c1: FakeConduct
     hold = threading.Event()
     fault = c1.inject(Fault(hold=hold, path_prefix=ROTATE_PATH, method="POST"))
     result: list[httpx.Response] = []
-    worker = threading.Thread(target=lambda: result.append(api.call("POST", ROTATE_PATH, json={})))
+    rotate = {"appId": APP, "connectorId": CONN}
+    worker = threading.Thread(target=lambda: result.append(api.call("POST", ROTATE_PATH, json=rotate)))
     worker.start()
     assert fault.arrived.wait(10)
     assert result == []

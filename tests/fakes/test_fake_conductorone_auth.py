@@ -1,4 +1,5 @@
-"""Contract of the fake ConductorOne token endpoint and bearer checks, from docs/conductorone-api.md.
+"""Contract of the fake ConductorOne token endpoint and bearer checks, from ConductorOne's API definition
+(Terraform provider spec 2026-08, Go SDK v1.26.0).
 
 Only httpx, pyjwt and cryptography talk to the fake here (never the project's client), and client
 secrets are decoded by hand from the documented format, so the fake is checked against the doc.
@@ -272,11 +273,9 @@ def test_api_routes_require_a_valid_bearer(c1: FakeConductorOne, http: httpx.Cli
     base = f"{c1.url}/api/v1/apps/app/connectors/conn"
     for method, url in [
         ("GET", base),
-        ("POST", f"{base}/credentials"),
         ("POST", f"{c1.url}/api/v1/apps/connectors/credentials"),
         ("GET", f"{base}/credentials/{issued.credential_id}"),
         ("POST", f"{base}/credentials/{issued.credential_id}"),
-        ("DELETE", f"{base}/credentials/{issued.credential_id}"),
     ]:
         response = http.request(method, url, headers=headers, json={"appId": "app", "connectorId": "conn"})
         assert response.status_code == 401, (method, url)

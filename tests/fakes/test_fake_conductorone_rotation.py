@@ -10,7 +10,17 @@ import httpx
 import pytest
 
 from celigo_testkit.fake_conductorone import FakeConductorOne, Fault
-from fakes.test_fake_conductorone_api import APP, CONN, ROTATE_PATH, Api, can_authenticate, token_response
+from fakes.test_fake_conductorone_api import (
+    APP,
+    CONN,
+    CRED_PATH,
+    ROTATE_PATH,
+    Api,
+    can_authenticate,
+    token_response,
+)
+
+ROTATE = {"appId": APP, "connectorId": CONN}
 
 
 @pytest.fixture
@@ -40,9 +50,9 @@ def test_fault_scoped_to_api_clients_by_bearer(c1: FakeConductorOne, http: httpx
     c1.add_connector(APP, CONN)
     api = Api(c1, http)
     c1.inject(Fault(path_prefix=ROTATE_PATH, client_kind="connector", status=500))
-    assert api.call("POST", ROTATE_PATH, json={}).status_code == 200  # an API client: not matched
+    assert api.call("POST", ROTATE_PATH, json=ROTATE).status_code == 200  # an API client: not matched
     c1.inject(Fault(path_prefix=ROTATE_PATH, client_kind="api", status=500))
-    assert api.call("POST", ROTATE_PATH, json={}).status_code == 500
+    assert api.call("POST", ROTATE_PATH, json=ROTATE).status_code == 500
 
 
 def test_held_rotate_completes_after_release_even_if_the_caller_left(c1: FakeConductorOne) -> None:
@@ -54,7 +64,7 @@ def test_held_rotate_completes_after_release_even_if_the_caller_left(c1: FakeCon
         before = len(c1.credentials(APP, CONN))
         with httpx.Client(timeout=0.5) as impatient:
             with pytest.raises(httpx.ReadTimeout):
-                impatient.post(c1.url + ROTATE_PATH, json={}, headers=api.headers)
+                impatient.post(c1.url + ROTATE_PATH, json=ROTATE, headers=api.headers)
         assert fault.arrived.is_set()
         gate.set()
 
@@ -74,8 +84,8 @@ def test_revoked_credential_cannot_authenticate_and_others_can(c1: FakeConductor
     api = Api(c1, http)
     second = api.rotate()
     assert can_authenticate(http, c1, first.client_id, first.client_secret)
-    assert can_authenticate(http, c1, second["credential"]["clientId"], second["clientSecret"])  # they coexist
-    assert api.call("POST", f"{ROTATE_PATH}/{first.credential_id}", json={}).status_code == 200
+    assert can_authenticate(http, c1, second["credential"]["clientId"], second["credential"]["clientSecret"])  # they coexist
+    assert api.call("POST", f"{CRED_PATH}/{first.credential_id}", json={}).status_code == 200
     assert not can_authenticate(http, c1, first.client_id, first.client_secret)
-    assert can_authenticate(http, c1, second["credential"]["clientId"], second["clientSecret"])
+    assert can_authenticate(http, c1, second["credential"]["clientId"], second["credential"]["clientSecret"])
     assert [c["revoked"] for c in c1.credentials(APP, CONN)] == [True, False]

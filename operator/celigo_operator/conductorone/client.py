@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
+from celigo_operator.celigo.client import parse_retry_after
 from celigo_operator.conductorone.auth import (
     DEFAULT_ASSERTION_LIFETIME,
     TOKEN_PATH,
@@ -50,34 +48,20 @@ __all__ = ["ConductorOneClient"]
 log = logging.getLogger("celigo_operator.conductorone")
 
 _RETRYABLE = (RateLimited, Unavailable, Timeout)
+#: Rotate: the connector is named in the body, not the path (the path form left the API in 2025-09).
+ROTATE_PATH = "/api/v1/apps/connectors/credentials"
 T = TypeVar("T")
+
+
+def _nonempty(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string")
+    return value
 
 
 def _seg(value: str, what: str) -> str:
     """Quote one path segment; refuse empty ids so a bad spec cannot address another route."""
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string")
-    return quote(value, safe="")
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date); None if absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if math.isnan(seconds) or math.isinf(seconds):
-        return None
-    return max(seconds, 0.0)
+    return quote(_nonempty(value, what), safe="")
 
 
 class ConductorOneClient:
@@ -156,19 +140,12 @@ class ConductorOneClient:
         await self._with_retries("verify", self._token, retry=True)
 
     async def get_connector_status(self, app_id: str, connector_id: str) -> ConnectorSyncStatus:
-        """Read ``connector.status``: RUNNING/DONE/ERROR, timestamps and the last error.
-
-        The response wrapper is unconfirmed; ``{"connectorView": {"connector": ...}}`` (the generated SDKs'
-        ConnectorServiceGetResponse) and a bare ``{"connector": ...}`` are both accepted.
-        """
+        """Read ``connector.status`` (RUNNING/DONE/ERROR/DISABLED/UNSPECIFIED, timestamps, the last error)
+        from ``GET /api/v1/apps/{app}/connectors/{connector}`` -> ``{"connectorView": {"connector": ...}}``."""
         path = f"/api/v1/apps/{_seg(app_id, 'app_id')}/connectors/{_seg(connector_id, 'connector_id')}"
         body = await self._api("get_connector_status", "GET", path, retry=True)
-        connector: object = None
         view = body.get("connectorView")
-        if isinstance(view, dict):
-            connector = view.get("connector")
-        elif "connector" in body:
-            connector = body.get("connector")
+        connector = view.get("connector") if isinstance(view, dict) else None
         if not isinstance(connector, dict):
             raise MalformedResponse(
                 "get_connector_status: response has no connectorView.connector object",
@@ -183,26 +160,28 @@ class ConductorOneClient:
     async def rotate_credential(self, app_id: str, connector_id: str) -> RotatedCredential:
         """Create a new connector credential; its client secret is in the answer and nowhere else, ever.
 
-        Persist ``client_secret`` before anything else. Never retried: a rotate whose answer was lost may
-        have happened, and retrying would mint another credential. Such failures (timeout, dropped
-        connection, 5xx, a 200 without a readable credential and secret) raise RotateOutcomeUnknown; the
-        caller must reconcile (keep the current credential in use, look at the credentials it knows with
-        ``get_credential``, and decide to rotate again deliberately). 429, 401, 403 and 404, and failures
-        with ``sent=False`` (no connection, no token), mean nothing was created and raise their own types.
-        Whether a rotate also revokes the previous credential is unconfirmed: callers must cope with both.
+        ``POST /api/v1/apps/connectors/credentials`` with ``{"appId", "connectorId"}`` answers
+        ``{"credential": ConnectorCredential}``, the new secret in ``credential.clientSecret`` (on creation
+        only). Persist ``client_secret`` before anything else. Never retried: a rotate whose answer was lost
+        may have happened, and retrying would mint another credential. Such failures (timeout, dropped
+        connection, 5xx, a 2xx without a readable credential and secret) raise RotateOutcomeUnknown; the
+        caller must reconcile (keep the current credential in use and decide to rotate again deliberately).
+        429, 401, 403 and 404, and failures with ``sent=False`` (no connection, no token), mean nothing was
+        created and raise their own types. Whether a rotate also revokes the previous credential is
+        unconfirmed: callers must cope with both.
         """
-        path = f"/api/v1/apps/{_seg(app_id, 'app_id')}/connectors/{_seg(connector_id, 'connector_id')}"
-        path += "/credentials"
+        body_out = {"appId": _nonempty(app_id, "app_id"), "connectorId": _nonempty(connector_id, "connector_id")}
         op = "rotate_credential"
         # Get the token first, with retries: failures there cannot have rotated anything.
         await self._with_retries(op, self._token, retry=True)
         try:
-            body = await self._api(op, "POST", path, json={}, retry=False)
-            secret = body.get("clientSecret")
+            body = await self._api(op, "POST", ROTATE_PATH, json=body_out, retry=False)
+            raw = body.get("credential")
+            secret = raw.get("clientSecret") if isinstance(raw, dict) else None
             if not isinstance(secret, str) or not secret:
-                raise MalformedResponse(f"{op}: response has no clientSecret", operation=op)
+                raise MalformedResponse(f"{op}: response has no credential.clientSecret", operation=op)
             try:
-                credential = Credential.from_json(body.get("credential", body.get("connectorCredential")))
+                credential = Credential.from_json(raw)
             except MalformedResponse as exc:
                 raise MalformedResponse(f"{op}: {exc}", operation=op) from None
         except (Timeout, Unavailable, MalformedResponse) as exc:
@@ -225,7 +204,8 @@ class ConductorOneClient:
             raise MalformedResponse(f"get_credential: {exc}", operation="get_credential") from None
 
     async def revoke_credential(self, app_id: str, connector_id: str, credential_id: str) -> None:
-        """Revoke a credential (POST, the reference's revoke verb); retried: revoking twice is harmless."""
+        """Revoke: ``POST .../credentials/{id}`` with ``{}`` -> ``{}``; retried (revoking twice is harmless).
+        A credential already revoked may answer 404 (NotFound): callers treat that as gone."""
         path = self._credential_path(app_id, connector_id, credential_id)
         await self._api("revoke_credential", "POST", path, json={}, retry=True)
 

@@ -19,6 +19,7 @@ class SyncStatus(enum.StrEnum):
     RUNNING = "SYNC_STATUS_RUNNING"
     DONE = "SYNC_STATUS_DONE"
     ERROR = "SYNC_STATUS_ERROR"
+    DISABLED = "SYNC_STATUS_DISABLED"
     UNKNOWN = "UNKNOWN"
 
     @classmethod
