@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,6 +25,7 @@ import yaml
 from aiohttp import web
 
 from .server import ApiServer
+from .types import EmulatorSettings, FaultInjector, RequestRecord
 from .workload import WorkloadController
 
 if TYPE_CHECKING:
@@ -32,111 +33,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class EmulatorSettings:
-    """Every delay of the emulator; tests shrink them so nothing waits on wall-clock defaults."""
-
-    rollout_delay: float = 0.2  # seconds before a created pod becomes Ready (and between crash restarts)
-    bookmark_interval: float = 60.0  # BOOKMARK cadence of watches that asked for them
-    watch_history: int = 10000  # events kept for resuming watches; older resourceVersions get 410 Expired
-    gc_interval: float = 0.05  # garbage collector / namespace controller period
-    default_watch_timeout: float = 1800  # when the client sends no timeoutSeconds
-    watch_timeout_scale: float = 1.0  # multiplies a client's timeoutSeconds (tests shorten watches with it)
-    min_ready_seconds_scale: float = 0.01  # a Deployment's minReadySeconds is multiplied by it
-    progress_deadline_scale: float = 0.01  # progressDeadlineSeconds is multiplied by it (600 s -> 6 s)
-    # The namespace controller starts removing a deleted namespace's contents this long after the DELETE, so
-    # `kubectl delete -k` still finds and deletes them itself, as on a cluster.
-    namespace_delay: float = 0.3
-
-
-@dataclass
-class RequestRecord:
-    """One served request as an RBAC authorizer would see it (plus what tests need to tell requests apart)."""
-
-    verb: (
-        str  # get, list, watch, create, update, patch, delete, deletecollection (lowercase method otherwise)
-    )
-    api_group: str
-    version: str
-    resource: str
-    subresource: str
-    namespace: str
-    name: str
-    user_agent: str
-    method: str
-    path: str
-    query: str = ""
-    status_code: int = 0
-
-
-@dataclass
-class Fault:
-    """A failure to inject into matching requests (None matches anything); `times` None means forever."""
-
-    method: str | None = None
-    resource: str | None = None
-    namespace: str | None = None
-    name: str | None = None
-    subresource: str | None = None
-    verb: str | None = None
-    status: int | None = 500
-    retry_after: int | None = None
-    delay: float = 0.0
-    times: int | None = 1
-    drop_watch: bool = False
-    expire_watch: bool = False
-    message: str = ""
-    hits: int = field(default=0, compare=False)
-
-
-class FaultInjector:
-    """Faults consumed in insertion order by matching requests (thread-safe: tests add from their thread)."""
-
-    def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
-
-    def add(self, fault: Fault) -> Fault:
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    @property
-    def pending(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
-
-    def match(self, rec: RequestRecord, watch: bool) -> Fault | None:
-        """The first fault matching this request, consuming one of its `times`."""
-        with self._lock:
-            for f in self._faults:
-                if f.method is not None and f.method.upper() != rec.method.upper():
-                    continue
-                if f.resource is not None and f.resource != rec.resource:
-                    continue
-                if f.namespace is not None and f.namespace != rec.namespace:
-                    continue
-                if f.name is not None and f.name != rec.name:
-                    continue
-                if f.subresource is not None and f.subresource != rec.subresource:
-                    continue
-                if f.verb is not None and f.verb != rec.verb:
-                    continue
-                if (f.drop_watch or f.expire_watch) and not watch:
-                    continue
-                f.hits += 1
-                if f.times is not None:
-                    f.times -= 1
-                    if f.times <= 0:
-                        self._faults.remove(f)
-                return f
-        return None
 
 
 @dataclass(frozen=True)

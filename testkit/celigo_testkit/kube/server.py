@@ -29,11 +29,12 @@ from . import errors
 from .patching import json_patch, merge_patch, strategic_merge_patch
 from .protobuf import PROTOBUF, decode_object
 from .resources import BUILTIN_RESOURCES, ResourceInfo, resources_from_crd
-from .store import ChangeEvent, Store
+from .store import Store
+from .types import ChangeEvent, RequestRecord
 from .watch import WatchSpec, serve_watch
 
 if TYPE_CHECKING:
-    from .emulator import EmulatorSettings, FaultInjector, RequestRecord
+    from .types import EmulatorSettings, FaultInjector
 
 log = logging.getLogger(__name__)
 
@@ -1120,7 +1121,6 @@ class ApiServer:
 
     # ---- request entry ---------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        from .emulator import RequestRecord
 
         path = request.path
         route: Route | None = None

@@ -9,62 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from .store import ChangeEvent, Store
-
-
-class TooOld(Exception):
-    """The requested resourceVersion is older than the kept history."""
-
-    def __init__(self, requested: int, oldest: int) -> None:
-        super().__init__(f"too old resource version: {requested} ({oldest})")
-        self.requested = requested
-        self.oldest = oldest
-
-
-class WatchHub:
-    """Bounded event history plus live subscriber queues, keyed by group_resource."""
-
-    def __init__(self, *, history: int) -> None:
-        self.history: deque[ChangeEvent] = deque()
-        self.max_history = max(1, history)
-        self.dropped_upto = 0  # rv of the newest event no longer kept
-        self._subs: dict[str, set[asyncio.Queue[ChangeEvent | None]]] = {}
-
-    def publish(self, ev: ChangeEvent) -> None:
-        """Record ev and hand it to every live watcher of its resource."""
-        self.history.append(ev)
-        while len(self.history) > self.max_history:
-            self.dropped_upto = self.history.popleft().rv
-        for q in self._subs.get(ev.resource, ()):
-            q.put_nowait(ev)
-
-    def subscribe(self, resource: str) -> asyncio.Queue[ChangeEvent | None]:
-        q: asyncio.Queue[ChangeEvent | None] = asyncio.Queue()
-        self._subs.setdefault(resource, set()).add(q)
-        return q
-
-    def unsubscribe(self, resource: str, q: asyncio.Queue[ChangeEvent | None]) -> None:
-        self._subs.get(resource, set()).discard(q)
-
-    def close_all(self) -> None:
-        """End every open watch (used on shutdown so streams do not hang)."""
-        for qs in self._subs.values():
-            for q in qs:
-                q.put_nowait(None)
-
-    def since(self, resource: str, rv: int) -> list[ChangeEvent]:
-        """Kept events of resource newer than rv; raises TooOld if some of them were dropped."""
-        if rv < self.dropped_upto:
-            raise TooOld(rv, self.dropped_upto + 1)
-        return [ev for ev in self.history if ev.rv > rv and ev.resource == resource]
+from .store import Store, TooOld
+from .types import ChangeEvent
 
 
 @dataclass

@@ -24,9 +24,8 @@ from . import errors
 from .server import NAME_CHARS, Core, WriteContext, now_rfc3339
 
 if TYPE_CHECKING:
-    from .emulator import EmulatorSettings
     from .resources import ResourceInfo
-    from .store import ChangeEvent
+    from .types import ChangeEvent, EmulatorSettings
 
 log = logging.getLogger(__name__)
 EVENTS = "events"
