@@ -398,14 +398,6 @@ class CeligoConnectorStatus(_Model):
     rotation: RotationStatus | None = Field(None, description="Credential rotation journal.")
 
 
-class CeligoConnector(_Model):
-    """A CeligoConnector resource."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-    spec: CeligoConnectorSpec
-    status: CeligoConnectorStatus | None = None
-
-
 # --------------------------------------------------------------------------------------------- CRD
 
 PRINTER_COLUMNS: list[dict[str, Any]] = [

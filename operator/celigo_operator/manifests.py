@@ -1,6 +1,6 @@
 """Pure functions: (resource, verified credentials, operator config) -> the connector's Secret and Deployment.
 
-This is the seed doc's recipe with its bugs fixed (see shared/docs/connector-contract.md): no `service`
+This is the seed doc's recipe with its bugs fixed (README, "From the doc page to a CeligoConnector"): no `service`
 argument, string label and flag values, a stable BATON_HOST_ID, a restricted pod with a writable work dir,
 and credentials in an immutable Secret whose name carries a hash of its content.
 """
@@ -29,7 +29,6 @@ WORK_DIR = "/baton"
 LABEL_OWNER_UID = f"{api.GROUP}/owner-uid"
 LABEL_ROLE = f"{api.GROUP}/role"
 ANNOTATION_CREDENTIALS_VERSION = f"{api.GROUP}/credentials-version"
-ANNOTATION_OWNER = f"{api.GROUP}/owner"
 
 ENV_CLIENT_ID = "BATON_CLIENT_ID"
 ENV_CLIENT_SECRET = "BATON_CLIENT_SECRET"

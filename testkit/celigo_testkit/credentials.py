@@ -2,7 +2,7 @@
 
 A client id is ``<name>@<tenant-host>/<rest>``; a client secret is
 ``secret-token:conductorone.com:v1:<unpadded base64url of an Ed25519 private JWK>``
-(`shared/docs/connector-contract.md`). This module only writes that format. Parsing and checking it is the
+(the format the connector parses). This module only writes it. Parsing and checking it is the
 operator's job (``celigo_operator.credentials``); the fakes keep the public key of what they issue
 instead of parsing it back, so a parser bug in the operator cannot be mirrored here.
 """
