@@ -8,17 +8,32 @@ annotations. The referenced Secret is re-read on each tick instead, so a change 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import kopf
 from kubernetes import client as k8s
 
 from celigo_operator import api
-
-if TYPE_CHECKING:
-    from celigo_operator.runtime import Runtime
+from celigo_operator.config import OperatorConfig
 
 RESOURCE = (api.GROUP, api.VERSION, api.PLURAL)
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+class Handles(Protocol):
+    """What the handlers call: the process runtime (runtime.Runtime), which registers them."""
+
+    config: OperatorConfig
+    api_client: k8s.ApiClient
+
+    @property
+    def ready(self) -> bool: ...
+    async def startup(self) -> None: ...
+    async def cleanup(self) -> None: ...
+    async def handle(self, body: Mapping[str, Any], logger: Logger, *, check_now: bool = False) -> None: ...
+    async def finalize(self, body: Mapping[str, Any], logger: Logger) -> None: ...
+    async def forget(self, body: Mapping[str, Any]) -> None: ...
 
 
 def connection_info(api_client: k8s.ApiClient) -> kopf.ConnectionInfo:
@@ -40,7 +55,7 @@ def connection_info(api_client: k8s.ApiClient) -> kopf.ConnectionInfo:
     )
 
 
-def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+def register(registry: kopf.OperatorRegistry, runtime: Handles) -> None:
     """Attach the handlers to `registry`; intervals come from the runtime's configuration."""
     config = runtime.config
 
@@ -58,25 +73,32 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
 
     @kopf.on.probe(id="ready", registry=registry)
     def probe(**_: Any) -> bool:
-        return runtime.reconciler is not None
+        return runtime.ready
 
     @kopf.on.create(*RESOURCE, registry=registry)
     @kopf.on.update(*RESOURCE, registry=registry)
-    async def changed(body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any) -> None:
+    async def changed(body: kopf.Body, logger: Logger, **_: Any) -> None:
         await runtime.handle(body, logger, check_now=True)
 
     @kopf.on.resume(*RESOURCE, registry=registry)
-    async def resumed(body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any) -> None:
+    async def resumed(body: kopf.Body, logger: Logger, **_: Any) -> None:
         await runtime.handle(body, logger)
 
     # optional: kopf adds no finalizer of its own; the operator adds one only while it holds a ConductorOne
     # credential it created, and this handler revokes that credential and removes the finalizer.
     @kopf.on.delete(*RESOURCE, registry=registry, optional=True)
-    async def deleted(body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any) -> None:
+    async def deleted(body: kopf.Body, logger: Logger, **_: Any) -> None:
         await runtime.finalize(body, logger)
+
+    # Raw watch events: kopf adds no finalizer for these. A DELETED event is the one moment a connector is
+    # gone for good (after any finalizer was removed), so in-memory state about it is dropped here.
+    @kopf.on.event(*RESOURCE, registry=registry)
+    async def watched(event: kopf.RawEvent, **_: Any) -> None:
+        if event.get("type") == "DELETED":
+            await runtime.forget(event["object"])
 
     @kopf.timer(
         *RESOURCE, registry=registry, interval=config.tick_interval, initial_delay=config.tick_interval
     )
-    async def tick(body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any) -> None:
+    async def tick(body: kopf.Body, logger: Logger, **_: Any) -> None:
         await runtime.handle(body, logger)

@@ -76,8 +76,12 @@ class Runtime:
     reconciler: Reconciler | None = None
     locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     stop_flag: threading.Event = field(default_factory=threading.Event)
-    followups: set[str] = field(default_factory=set)
+    followups: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def ready(self) -> bool:
+        return self.reconciler is not None
 
     async def startup(self) -> None:
         self.kube = Kube(self.api_client, workers=self.config.api_workers, timeout=self.config.api_timeout)
@@ -140,7 +144,29 @@ class Runtime:
         if note is not None:
             logger.info("%s: %s", note.reason, note.message)
             kopf.event(cast(kopf.Body, body), type=note.type, reason=note.reason, message=note.message)
-        metrics.forget_connector(body["metadata"]["namespace"], body["metadata"]["name"])
+
+    async def forget(self, body: Mapping[str, Any]) -> None:
+        """The connector is gone (its DELETED watch event): drop everything held in memory about it — its
+        lock, pending follow-up, wave slot or halt, health schedule, rate limiter (unless another connector
+        shares it) and metric series. A reconcile still running for it finishes first, so it cannot put
+        anything back (any later one finds the resource gone and stops before touching state)."""
+        meta = body.get("metadata") or {}
+        uid = meta.get("uid")
+        if not uid:
+            return
+        lock = self.locks.get(uid)
+        if lock is not None:
+            async with lock:
+                pass
+        followup = self.followups.pop(uid, None)
+        if followup is not None:
+            followup.cancel()
+        self.locks.pop(uid, None)
+        if self.reconciler is not None:
+            self.reconciler.waves.forget(uid)
+        if self.health is not None:
+            self.health.forget(uid)
+        metrics.forget_connector(meta.get("namespace", ""), meta.get("name", ""))
 
     def _follow_up(
         self, body: Mapping[str, Any], outcome: Outcome, logger: logging.Logger | logging.LoggerAdapter[Any]
@@ -157,17 +183,18 @@ class Runtime:
         async def again() -> None:
             try:
                 await asyncio.sleep(self.config.followup_delay)
-                self.followups.discard(uid)
+                self.followups.pop(uid, None)
                 await self.handle(body, logger)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the next tick retries; a follow-up must never crash the loop
                 logger.warning("follow-up reconcile failed: %s", type(exc).__name__)
             finally:
-                self.followups.discard(uid)
+                if self.followups.get(uid) is task:
+                    del self.followups[uid]
 
-        self.followups.add(uid)
         task = asyncio.get_running_loop().create_task(again())
+        self.followups[uid] = task
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
@@ -253,10 +280,13 @@ def _elector(config: OperatorConfig, api_client: k8s.ApiClient) -> LeaderElector
     )
 
 
-def run(config: OperatorConfig, api_client: k8s.ApiClient, *, ready_flag: Any = None) -> int:
+def run(
+    config: OperatorConfig, api_client: k8s.ApiClient, *, ready_flag: Any = None, runtime: Runtime | None = None
+) -> int:
     """Run the operator until stopped (blocking): the `celigo-operator run` command. Returns the exit code:
-    1 when the leader Lease was lost (the pod restarts and campaigns again), else 0."""
-    runtime = Runtime(config=config, api_client=api_client)
+    1 when the leader Lease was lost (the pod restarts and campaigns again), else 0. A caller that passes
+    its own `runtime` can stop it with `runtime.stop_flag` and look at what it holds in memory."""
+    runtime = runtime or Runtime(config=config, api_client=api_client)
     settings = kopf.OperatorSettings()
     configure_settings(settings, config)
     registry = build_registry(runtime)

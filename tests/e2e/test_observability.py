@@ -15,7 +15,7 @@ import pytest
 
 from celigo_testkit.harness import wait_for
 
-from support.world import World, world
+from support.world import GROUP, PLURAL, VERSION, World, world
 
 
 def free_port() -> int:
@@ -62,6 +62,17 @@ def test_metrics_page(w: World) -> None:
     assert "celigoconnector_last_successful_health_check_timestamp_seconds" in page
     for canary in canaries(w):
         assert canary not in page
+
+
+def test_a_deleted_connector_leaves_no_series(w: World) -> None:
+    ns = w.namespace()
+    w.put_secret(ns, w.credentials())
+    w.create_connector(ns)
+    w.wait_ready(ns)
+    series = f'name="celigo",namespace="{ns}"'
+    wait_for(lambda: series in httpx.get(w.metrics_url).text, 10, what="the connector's series")
+    w.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "celigo")
+    wait_for(lambda: series not in httpx.get(w.metrics_url).text, 30, what="its series gone after deletion")
 
 
 def test_doctor_from_resource_and_token(w: World, tmp_path: Path) -> None:

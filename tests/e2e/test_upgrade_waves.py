@@ -9,7 +9,7 @@ from pathlib import Path
 
 from celigo_testkit.harness import wait_for
 
-from support.world import World, world
+from support.world import GROUP, PLURAL, VERSION, World, world
 
 OLD = "public.ecr.aws/conductorone/baton-celigo:v0.1.7"
 NEW = "public.ecr.aws/conductorone/baton-celigo:v0.1.8"
@@ -110,3 +110,38 @@ def test_a_failing_connector_halts_the_wave(tmp_path: Path) -> None:
         wait_for(lambda: all(image(w, ns, n) == NEW for n in names), 60, what="wave resumes after recovery")
         for name in names:
             w.wait_ready(ns, name, timeout=40)
+
+
+def test_deleting_the_connector_that_halted_a_wave_lets_the_others_upgrade(tmp_path: Path) -> None:
+    """The halt is held in memory: it must go with the connector's DELETED event, not at a restart."""
+    with world(tmp_path, start_operator=False) as w:
+        w.start_operator("v1.log", CELIGO_OPERATOR_DEFAULT_IMAGE=OLD)
+        ns = w.namespace()
+        w.put_secret(ns, w.credentials())
+        names = ["a", "b"]
+        for name in names:
+            w.create_connector(ns, name)
+        for name in names:
+            w.wait_ready(ns, name)
+        w.operator.stop()
+        for name in names:
+            w.emu.workload.crash_loop(ns, f"{name}-baton-celigo")
+
+        w.start_operator("v2.log", CELIGO_OPERATOR_DEFAULT_IMAGE=NEW, CELIGO_OPERATOR_UPGRADE_WAVE_SIZE="1")
+        stalled = wait_for(
+            lambda: [n for n in names if (c := w.condition(ns, n, "OperatorUpgrade")) and c["reason"] == "Stalled"],
+            40, what="one connector stalls the wave",
+        )
+        first = stalled[0]
+        other = next(n for n in names if n != first)
+        wait_for(
+            lambda: (c := w.condition(ns, other, "OperatorUpgrade")) and c["reason"] == "Waiting"
+            and f"halted by {ns}/{first}" in c["message"],
+            40, what="the other connector waits behind the halt",
+        )
+
+        w.emu.workload.heal(ns, f"{other}-baton-celigo")
+        w.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, first)
+        wait_for(lambda: image(w, ns, other) == NEW, 60, what="the wave goes on once its halter is deleted")
+        w.wait_ready(ns, other, timeout=40)
+        assert w.condition(ns, other, "OperatorUpgrade") is None
