@@ -133,7 +133,8 @@ class Schedule:
 
 
 class HealthChecker:
-    """Runs Celigo and ConductorOne checks with shared connection pools and per-token rate limiters."""
+    """Runs Celigo and ConductorOne checks with shared connection pools, and keeps one Celigo rate limiter per
+    Celigo account (Celigo's limit is per account), shared by health checks and rotation."""
 
     def __init__(self, config: OperatorConfig) -> None:
         self.config = config
@@ -150,6 +151,8 @@ class HealthChecker:
             event_hooks={"response": [metrics.httpx_response_hook("conductorone")]},
         )
         self._limiters: dict[str, celigo.RateLimiter] = {}
+        # token key -> account key, once tokenInfo named the token's user: then _limiters is keyed by account.
+        self._account_of: dict[str, str] = {}
         self._c1_clients: OrderedDict[str, ConductorOneClient] = OrderedDict()
         self._inflight: dict[str, asyncio.Task[CeligoHealth]] = {}
         self._slots: asyncio.Semaphore | None = None  # made on the running loop
@@ -180,16 +183,35 @@ class HealthChecker:
             self._c1_clients.popitem(last=False)
         return client
 
+    @staticmethod
+    def _limiter_key(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def celigo_limiter(self, token: str) -> celigo.RateLimiter:
+        """The limiter of the token's Celigo account (of the token itself until tokenInfo named its user)."""
+        key = self._limiter_key(token)
+        return self._limiters.setdefault(self._account_of.get(key, key), celigo.RateLimiter())
+
+    def _learn_account(self, token: str, region: str, user_id: str) -> None:
+        """tokenInfo named the token's user: from now on it shares its account's limiter (and what the
+        token's own limiter had spent moves along when the account has none yet)."""
+        key = self._limiter_key(token)
+        account = "account:" + hashlib.sha256(f"{region}\0{user_id}".encode()).hexdigest()
+        if self._account_of.get(key) == account:
+            return
+        self._account_of[key] = account
+        own = self._limiters.pop(key, None)
+        if own is not None:
+            self._limiters.setdefault(account, own)
+
     def _client(self, token: str, region: str) -> celigo.CeligoClient:
-        key = hashlib.sha256(token.encode()).hexdigest()
-        limiter = self._limiters.setdefault(key, celigo.RateLimiter())
         return celigo.CeligoClient(
             token,
             region=region,
             base_url=self.config.celigo_base_url(region),
             timeout=self.config.celigo_timeout,
             http=self.http,
-            rate_limiter=limiter,
+            rate_limiter=self.celigo_limiter(token),
         )
 
     async def check_celigo(self, region: str, token: str, *, inventory: bool = True) -> CeligoHealth:
@@ -217,7 +239,7 @@ class HealthChecker:
     async def _check(self, region: str, token: str, inventory: bool) -> CeligoHealth:
         client = self._client(token, region)
         try:
-            await client.token_info()
+            info = await client.token_info()
         except celigo.errors.Unauthorized as exc:
             other = OTHER_REGION[region]
             try:
@@ -236,6 +258,7 @@ class HealthChecker:
             )
         except celigo.errors.CeligoError as exc:
             return outcome_for_error(exc, region)
+        self._learn_account(token, region, info.user_id)
         health = CeligoHealth(
             credentials=Cond.true(cond.CREDENTIALS_VALID, "Valid", f"Celigo {region} accepts the API token."),
             reachable=Cond.true(cond.CELIGO_REACHABLE, "Reachable", f"Celigo {region} answered tokenInfo."),
@@ -300,6 +323,20 @@ class HealthChecker:
                     cond.SYNCED, "SyncRunning", f"A sync is running; the previous one completed at {when}."
                 )
             return Cond.unknown(cond.SYNCED, "SyncRunning", "The first sync is running.")
+        if status.status == SyncStatus.DISABLED:
+            return Cond.false(
+                cond.SYNCED,
+                "ConnectorDisabled",
+                f"ConductorOne has connector {c1.connector_id} (app {c1.app_id}) disabled, so it does not sync: "
+                "enable it in ConductorOne, on the connector's page of the app.",
+            )
+        if status.status == SyncStatus.UNSPECIFIED:
+            return Cond.unknown(
+                cond.SYNCED,
+                "SyncStatusUnspecified",
+                "ConductorOne reports no sync status for the connector yet (SYNC_STATUS_UNSPECIFIED): it has "
+                "probably not synced since it was created.",
+            )
         return Cond.unknown(
             cond.SYNCED, "SyncStatusUnknown", f"ConductorOne reports {status.raw_status or 'no status'}."
         )

@@ -51,6 +51,11 @@ ANNOTATION_ROTATION_ID = f"{api.GROUP}/rotation-id"
 ROLE_C1 = "conductorone-credential"
 ROLE_CELIGO = "celigo-token"
 TOKEN_NAME_PREFIX = "celigo-operator"
+#: spec.rotation.celigo.autoPurge -> seconds until Celigo purges a token the operator creates (None: never).
+AUTO_PURGE_SECONDS: dict[str, int | None] = {
+    "never": None, "1h": 3600, "4h": 4 * 3600, "1d": 86400, "4d": 4 * 86400, "10d": 10 * 86400,
+    "30d": 30 * 86400,
+}
 #: A new credential refused this many times in a row is given up (revoked); fewer is treated as lag.
 VERIFY_ATTEMPTS = 3
 
@@ -507,6 +512,10 @@ class Rotator:
 
     async def _conductorone_requesting(self, ctx: Context, rot: dict[str, Any], result: Result) -> None:
         stored = await self._find_stored(ctx, rot, Flow.CONDUCTORONE)
+        state = rot["conductorOne"]
+        if stored is None and state.get("created"):
+            # Created, but its secret (shown once) never reached a Secret: nobody can use it. Revoke it now.
+            await self._discard_unstored(ctx, rot, Flow.CONDUCTORONE, result)
         if stored is None and rot["id"] not in self._attempted:
             # This rotation's request may have been sent by a process that died before storing the answer.
             result.notes.append(
@@ -518,7 +527,7 @@ class Rotator:
                     "Rotating again; the connector keeps its current credential.",
                 )
             )
-            rot["conductorOne"]["lastResult"] = "OrphanPossible"
+            state["lastResult"] = "OrphanPossible"
             rot["id"] = secrets.token_hex(4)
             self._attempted.add(rot["id"])
             await self._persist(ctx, rot)
@@ -530,7 +539,7 @@ class Rotator:
                     ctx.spec.conductor_one.app_id, ctx.spec.conductor_one.connector_id
                 )
             except errors.RotateOutcomeUnknown as exc:
-                rot["conductorOne"]["lastResult"] = "OrphanPossible"
+                state["lastResult"] = "OrphanPossible"
                 result.notes.append(
                     Note(
                         "Warning",
@@ -544,22 +553,34 @@ class Rotator:
                 raise self._c1_wait(exc, "rotate") from None
             except errors.ConductorOneError as exc:
                 raise self._c1_wait(exc, "rotate") from None
+            credential = rotated.credential
+            # Journal first: killed before the Secret exists, the next process revokes this credential.
+            state["created"] = {"id": credential.id}
+            await self._persist(ctx, rot)
+            if not credential.client_id:
+                await self._discard_unstored(ctx, rot, Flow.CONDUCTORONE, result)
+                raise Wait("ConductorOne's rotate answer has no clientId; the new credential was revoked.", backoff=True)
             values = {
-                manifests.ENV_CLIENT_ID: rotated.credential.client_id or "",
+                manifests.ENV_CLIENT_ID: credential.client_id,
                 manifests.ENV_CLIENT_SECRET: rotated.client_secret,
             }
-            if not values[manifests.ENV_CLIENT_ID]:
-                raise Wait("ConductorOne's rotate answer has no clientId.", backoff=True)
-            name = await self._store(ctx, rot, Flow.CONDUCTORONE, values, rotated.credential.id)
-            expires = format_time(rotated.credential.expires_at) if rotated.credential.expires_at else None
-            pending = {"id": rotated.credential.id, "secretName": name, "expiresAt": expires}
+            try:
+                name = await self._store(ctx, rot, Flow.CONDUCTORONE, values, credential.id)
+            except KubeError as exc:
+                await self._discard_unstored(ctx, rot, Flow.CONDUCTORONE, result)
+                raise Wait(
+                    f"Storing the new ConductorOne credential failed ({exc.reason}); it was revoked.", backoff=True
+                ) from None
+            expires = format_time(credential.expires_at) if credential.expires_at else None
+            pending = {"id": credential.id, "secretName": name, "expiresAt": expires}
         else:
             annotations = stored["metadata"].get("annotations") or {}
             pending = {
                 "id": annotations.get(ANNOTATION_CREDENTIAL_ID),
                 "secretName": stored["metadata"]["name"],
             }
-        rot["conductorOne"]["pending"] = pending
+        state["pending"] = pending
+        state["created"] = None
         rot["step"] = Step.STORED.value
 
     async def _conductorone_stored(self, ctx: Context, rot: dict[str, Any], result: Result) -> None:
@@ -582,7 +603,7 @@ class Rotator:
         except errors.AuthenticationFailed as exc:
             if int(rot.get("attempts") or 0) + 1 < VERIFY_ATTEMPTS:  # a brand-new credential may lag a little
                 raise self._c1_wait(exc, "verifying the new credential") from None
-            await self._revoke_quietly(ctx, pending.get("id"))
+            await self._revoke(ctx, rot, Flow.CONDUCTORONE, pending.get("id"), "the refused new credential")
             await self._delete_owned(ctx, pending)
             self._abandon(
                 ctx, rot, Flow.CONDUCTORONE, "ConductorOne refused the new credential; it was revoked", result
@@ -636,15 +657,46 @@ class Rotator:
         await self._delete_owned(ctx, previous)
         self._finish(ctx, rot, Flow.CONDUCTORONE, result)
 
-    async def _revoke_quietly(self, ctx: Context, credential_id: str | None) -> None:
-        if not credential_id or ctx.spec.conductor_one is None:
+    async def _revoke(
+        self, ctx: Context, rot: Mapping[str, Any], flow: Flow, credential_id: object, what: str
+    ) -> None:
+        """Revoke a credential or token the operator made and will not use; gone already counts as done.
+        Raises Wait (backoff) when it cannot: what it made is never silently left live."""
+        if not credential_id:
             return
         try:
-            client = await self._api_client(ctx)
-            c1 = ctx.spec.conductor_one
-            await client.revoke_credential(c1.app_id, c1.connector_id, credential_id)
-        except (Wait, errors.ConductorOneError) as exc:
-            log.warning("could not revoke an unusable new credential: %s", exc)
+            if flow is Flow.CONDUCTORONE:
+                c1 = ctx.spec.conductor_one
+                if c1 is None:
+                    raise Wait(f"spec.conductorOne is needed to revoke {what}.", backoff=True)
+                client = await self._api_client(ctx)
+                await client.revoke_credential(c1.app_id, c1.connector_id, str(credential_id))
+            else:
+                token = await self._current_token(ctx, rot)
+                await self._celigo_client(token, ctx.spec.region).revoke_access_token(str(credential_id))
+        except (errors.NotFound, celigo.errors.NotFound):
+            pass
+        except errors.ConductorOneError as exc:
+            raise self._c1_wait(exc, f"revoking {what}") from None
+        except celigo.CeligoError as exc:
+            raise self._celigo_wait(exc, f"revoking {what}") from None
+
+    async def _discard_unstored(self, ctx: Context, rot: dict[str, Any], flow: Flow, result: Result) -> None:
+        """Revoke the credential/token the journal says was created but never stored, then forget it."""
+        state = rot[_FLOW_KEY[flow]]
+        created = state.get("created") or {}
+        label = "ConductorOne credential" if flow is Flow.CONDUCTORONE else "Celigo token"
+        await self._revoke(ctx, rot, flow, created.get("id"), f"the unstored new {label}")
+        state["created"] = None
+        result.notes.append(
+            Note(
+                "Warning",
+                "UnusableCredentialRevoked",
+                f"The new {label} {created.get('id')} of rotation {rot['id']} was created but its value could not "
+                "be read or stored; it was revoked at once. The connector keeps its current credential.",
+            )
+        )
+        await self._persist(ctx, rot)
 
     async def _delete_owned(self, ctx: Context, entry: Mapping[str, Any]) -> None:
         name = entry.get("secretName")
@@ -663,6 +715,7 @@ class Rotator:
             backoff_base=0.2,
             max_backoff=5.0,
             http=self.health.http,
+            rate_limiter=self.health.celigo_limiter(token),
         )
 
     async def _current_token(self, ctx: Context, rot: Mapping[str, Any]) -> str:
@@ -683,15 +736,19 @@ class Rotator:
         return token
 
     def _celigo_unsupported(
-        self, ctx: Context, rot: dict[str, Any], exc: celigo.CeligoError, result: Result
+        self,
+        ctx: Context,
+        rot: dict[str, Any],
+        exc: celigo.CeligoError,
+        result: Result,
+        why: str | None = None,
     ) -> None:
         rot["celigo"]["unsupported"] = True
         self._abandon(
             ctx,
             rot,
             Flow.CELIGO,
-            f"Celigo refused the accesstokens API ({exc.status_code}): this token may not manage tokens. "
-            "Rotate the token by hand in the source Secret.",
+            why or f"Celigo refused the accesstokens API ({exc.status_code}): this token may not manage tokens.",
             result,
             outcome="Unsupported",
         )
@@ -703,36 +760,91 @@ class Rotator:
     def _token_name(self, ctx: Context, rotation_id: str) -> str:
         return f"{TOKEN_NAME_PREFIX} {ctx.owner.namespace}/{ctx.owner.name} {rotation_id}"
 
+    @staticmethod
+    def _auto_purge_at(ctx: Context) -> datetime | None:
+        """spec.rotation.celigo.autoPurge (the UI's choices) as Celigo's autoPurgeAt; "never" = None."""
+        seconds = AUTO_PURGE_SECONDS[ctx.spec.rotation.celigo.auto_purge]
+        if seconds is None:
+            return None
+        return datetime.now(UTC) + min(timedelta(seconds=seconds), celigo.client.MAX_AUTO_PURGE)
+
     async def _celigo_requesting(self, ctx: Context, rot: dict[str, Any], result: Result) -> None:
+        state = rot["celigo"]
         stored = await self._find_stored(ctx, rot, Flow.CELIGO)
         if stored is not None:
             annotations = stored["metadata"].get("annotations") or {}
-            rot["celigo"]["pending"] = {
+            state["pending"] = {
                 "id": annotations.get(ANNOTATION_CREDENTIAL_ID),
                 "secretName": stored["metadata"]["name"],
             }
+            state["created"] = None
             rot["step"] = Step.STORED.value
             return
         client = self._celigo_client(await self._current_token(ctx, rot), ctx.spec.region)
         name = self._token_name(ctx, rot["id"])
-        try:
-            # A create whose answer was lost (or a kill) left a record with our name: adopt it, mint no other.
-            record = next((t for t in await client.list_access_tokens() if t.name == name), None)
-            if record is None:
-                record = await client.create_access_token(
+        if rot["id"] not in self._attempted:
+            # A process that died mid-request: a token of this rotation (in the journal, or by its name after
+            # a lost create answer) never reached a Secret. Its value may have been shown once: revoke it.
+            if not state.get("created"):
+                try:
+                    lost = next((t for t in await client.list_access_tokens() if t.name == name), None)
+                except celigo.CeligoError as exc:
+                    raise self._celigo_wait(exc, "listing tokens") from None
+                if lost is not None and not lost.revoked:
+                    state["created"] = {"id": lost.id}
+            if state.get("created"):
+                await self._discard_unstored(ctx, rot, Flow.CELIGO, result)
+            rot["id"] = secrets.token_hex(4)
+            self._attempted.add(rot["id"])
+            await self._persist(ctx, rot)
+            name = self._token_name(ctx, rot["id"])
+        created = state.get("created") or {}
+        value: str | None = None
+        if not created:
+            try:
+                made = await client.create_access_token(
                     name,
                     description="Created by celigo-operator for the baton-celigo connector.",
-                    auto_purge=ctx.spec.rotation.celigo.auto_purge,
+                    auto_purge_at=self._auto_purge_at(ctx),
                 )
-            value = await client.display_access_token(record.id)
-        except (celigo.errors.Forbidden, celigo.errors.NotFound) as exc:
-            self._celigo_unsupported(ctx, rot, exc, result)
-            return
-        except celigo.CeligoError as exc:
-            raise self._celigo_wait(exc, "token create") from None
-        secret_name = await self._store(ctx, rot, Flow.CELIGO, {manifests.ENV_ACCESS_TOKEN: value}, record.id)
-        expires = format_time(record.auto_purge_at) if record.auto_purge_at else None
-        rot["celigo"]["pending"] = {"id": record.id, "secretName": secret_name, "expiresAt": expires}
+            except (celigo.errors.Forbidden, celigo.errors.NotFound) as exc:
+                self._celigo_unsupported(ctx, rot, exc, result)
+                return
+            except celigo.CeligoError as exc:
+                raise self._celigo_wait(exc, "token create") from None
+            expires = made.record.auto_purge_at
+            created = {"id": made.record.id, "expiresAt": format_time(expires) if expires else None}
+            value = made.value
+            # Journal first: killed before the Secret exists, the next process revokes this token.
+            state["created"] = created
+            await self._persist(ctx, rot)
+        if value is None:
+            try:
+                # Not in any public doc: it may be refused or absent. Then the token is revoked at once.
+                value = await client.display_access_token(created["id"])
+            except (celigo.errors.Forbidden, celigo.errors.NotFound, celigo.errors.MalformedResponse) as exc:
+                await self._discard_unstored(ctx, rot, Flow.CELIGO, result)
+                self._celigo_unsupported(
+                    ctx,
+                    rot,
+                    exc,
+                    result,
+                    f"Celigo created token {created['id']} but would not show its value (GET "
+                    f"/v1/accesstokens/{{id}}/display answered {exc.status_code or 'no value'}); the operator "
+                    "revoked that token at once, so none it made is left live.",
+                )
+                return
+            except celigo.CeligoError as exc:
+                raise self._celigo_wait(exc, "reading the new token") from None
+        try:
+            secret_name = await self._store(
+                ctx, rot, Flow.CELIGO, {manifests.ENV_ACCESS_TOKEN: value}, created["id"]
+            )
+        except KubeError as exc:
+            await self._discard_unstored(ctx, rot, Flow.CELIGO, result)
+            raise Wait(f"Storing the new Celigo token failed ({exc.reason}); it was revoked.", backoff=True) from None
+        state["pending"] = {"id": created["id"], "secretName": secret_name, "expiresAt": created.get("expiresAt")}
+        state["created"] = None
         rot["step"] = Step.STORED.value
 
     async def _celigo_stored(self, ctx: Context, rot: dict[str, Any], result: Result) -> None:
@@ -751,11 +863,7 @@ class Rotator:
         if not checked.token_accepted:
             if int(rot.get("attempts") or 0) + 1 < VERIFY_ATTEMPTS:
                 raise Wait(f"Celigo refused the new token: {checked.reachable.message}", backoff=True)
-            try:
-                client = self._celigo_client(await self._current_token(ctx, rot), ctx.spec.region)
-                await client.revoke_access_token(str(pending.get("id")))
-            except (Wait, celigo.CeligoError) as exc:
-                log.warning("could not revoke an unusable new Celigo token: %s", exc)
+            await self._revoke(ctx, rot, Flow.CELIGO, pending.get("id"), "the refused new token")
             await self._delete_owned(ctx, pending)
             self._abandon(
                 ctx,
@@ -822,11 +930,14 @@ class Rotator:
                 )
             return Cond.unknown(cond.ROTATION, "InProgress", f"{rot.get('flow')} rotation at step {step}.")
         if Flow.CELIGO in flows and celigo_state.get("unsupported"):
+            why = celigo_state.get("lastMessage") or (
+                "Celigo refused the accesstokens API to this token (403/404)."
+            )
             return Cond.false(
                 cond.ROTATION,
                 "RotationUnsupported",
-                "Celigo refused the accesstokens API to this token (403/404): Celigo token rotation is off until "
-                "spec.rotation.celigo changes; rotate the token by hand in the source Secret.",
+                f"{why} Celigo token rotation is off until spec.rotation.celigo.enabled is turned off and on; "
+                "rotate the token by hand in the source Secret.",
             )
         if Flow.CONDUCTORONE in flows and not c1_configured:
             return Cond.false(
@@ -932,6 +1043,9 @@ class Rotator:
             entry = state.get(key) or {}
             if entry.get("id") and entry.get("secretName"):
                 ids.append(str(entry["id"]))
+        created = state.get("created") or {}  # made, its secret not stored: revoke it too
+        if created.get("id"):
+            ids.append(str(created["id"]))
         previous = state.get("previous") or {}
         if previous.get("id") and previous.get("secretName"):
             ids.append(str(previous["id"]))

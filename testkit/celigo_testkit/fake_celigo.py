@@ -1,4 +1,5 @@
-"""A fake Celigo integrator.io API, faithful to docs/celigo-api.md, for tests, demos and benchmarks.
+"""A fake Celigo integrator.io API, faithful to Celigo's public docs (developer.celigo.com, docs.celigo.com;
+README.md, "The APIs the operator calls", sums up what the operator uses), for tests, demos and benchmarks.
 
 Why a real HTTP server: the operator's client, the connector itself (via ``BATON_BASE_URL``) and the tests
 must all talk to the same thing over real sockets. One listener per region (``us``, ``eu``) runs in a
@@ -13,8 +14,14 @@ Choices the public docs leave open (kept in one place so they are easy to change
   ``internal_error`` are ours; ``invalid_field``, ``invalid_query_params``, ``rate_limited`` are documented;
 - ``GET /v1/integrations/{id}/ashares`` lists account-level users unchanged plus the integration-only users
   of that integration, with ``accessLevel`` set to their level for it;
-- access-token values are fully masked (``"********"``) everywhere except ``display`` and ``generate``;
-- tokens with a custom scope may only read tokenInfo and the integrations in their scope (403 otherwise);
+- access-token values are fully masked (``"********"``) everywhere except ``GET /v1/accesstokens/{id}/display``,
+  which no public doc has: it is served unless ``display_api=False`` (then 404, like any unknown path), and
+  the create answer shows the value only with ``token_on_create=True`` (sources conflict on both);
+- a create (and a full-replace PUT) takes ``name``, ``description``, exactly one of ``fullAccess: true`` or
+  the scope lists ``_connectionIds/_exportIds/_importIds/_apiIds/_mcpServerIds``, and ``autoPurgeAt`` (an ISO
+  time at most 30 days ahead; omitted = never); ``autoPurge`` and ``_integrationIds`` do not exist: 422;
+- ``add_token(scope=[integration ids])`` is a test knob for a narrow token: it may only read tokenInfo
+  (``scope`` = those ids) and those integrations (403 otherwise); its record shows ``fullAccess: false``;
 - the cursor of a ``Link`` URL is ``after=<_id>`` (``before=<_id>`` for ``rel="prev"``).
 """
 
@@ -46,10 +53,8 @@ log = logging.getLogger("celigo_testkit.fake_celigo")
 REGIONS: tuple[str, ...] = ("us", "eu")
 JSON_CT = "application/json; charset=utf-8"
 MASK = "********"
-AUTO_PURGE_SECONDS: dict[str, int | None] = {
-    "never": None, "1h": 3600, "4h": 4 * 3600, "1d": 86400, "4d": 4 * 86400, "10d": 10 * 86400,
-    "30d": 30 * 86400,
-}
+SCOPE_FIELDS = ("_connectionIds", "_exportIds", "_importIds", "_apiIds", "_mcpServerIds")
+MAX_AUTO_PURGE_SECONDS = 30 * 86400
 SOFT_DELETE_SECONDS = 30 * 86400
 MUTABLE_SHARE_FIELDS = ("accessLevel", "integrationAccessLevel", "accountSSORequired", "accountMFARequired")
 
@@ -207,6 +212,8 @@ class RecordedRequest:
     peer: tuple[str, int] | None
     status: int | None = None
     token_valid: bool | None = None
+    #: The JSON body sent (None: none), a ``token`` value in it replaced by "<redacted>".
+    body: Any = None
 
 
 @dataclass
@@ -260,6 +267,18 @@ def _parse_time(value: Any) -> float | None:
     return moment.timestamp()
 
 
+def _logged_body(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return "<not json>"
+    if isinstance(body, dict) and "token" in body:
+        body = {**body, "token": "<redacted>"}
+    return body
+
+
 def _iso_ts(ts: float) -> str:
     return seed.iso(datetime.fromtimestamp(ts, tz=UTC))
 
@@ -276,7 +295,6 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), name) for p, name 
     (r"^/v1/accesstokens$", "accesstokens"),
     (r"^/v1/accesstokens/(?P<id>[^/]+)$", "accesstoken"),
     (r"^/v1/accesstokens/(?P<id>[^/]+)/display$", "accesstoken_display"),
-    (r"^/v1/accesstokens/(?P<id>[^/]+)/generate$", "accesstoken_generate"),
 )]
 
 
@@ -290,6 +308,7 @@ class FakeCeligo:
     def __init__(self, *, host: str = "127.0.0.1", latency: float = 0.0, rate_limit: bool = True,
                  bucket_size: int = 1000, refill_per_second: float = 300.0, seed: int = 7,
                  users: int = 42, integrations: int = 7, accesstokens_api: bool = True,
+                 display_api: bool = True, token_on_create: bool = False,
                  clock: Callable[[], float] = time.time, ports: dict[str, int] | None = None) -> None:
         self.host = host
         self._fixed_ports = dict(ports or {})
@@ -298,6 +317,8 @@ class FakeCeligo:
         self.bucket_size = bucket_size
         self.refill_per_second = refill_per_second
         self.accesstokens_api = accesstokens_api
+        self.display_api = display_api
+        self.token_on_create = token_on_create
         self.requests: list[RecordedRequest] = []
         self._clock = clock
         self._offset = 0.0
@@ -484,13 +505,14 @@ class FakeCeligo:
                 "description": "",
                 "token": value,
                 "fullAccess": scope == "*",
-                "_integrationIds": [] if scope == "*" else list(scope),
+                **{key: [] for key in SCOPE_FIELDS},
                 "revoked": False,
                 "autoPurgeAt": _iso_ts(purge) if purge is not None else None,
                 "createdAt": created,
                 "lastModified": created,
                 "_userId": account.owner["_id"],
                 "__deletedAt": None,
+                "__integrations": [] if scope == "*" else list(scope),
             }
             self._tokens[value] = _TokenRef(account, record_id)
             return value
@@ -592,6 +614,10 @@ class FakeCeligo:
         return response
 
     async def _answer(self, region: str, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
+        # Read the body first: a request held by a fault must still take effect after its caller went
+        # away (its answer lost, as when the operator is killed mid-call).
+        body = await request.read()
+        record.body = _logged_body(body)
         if self.latency:
             await asyncio.sleep(self.latency)
         bearer = request.headers.get("Authorization", "").partition(" ")[2].strip()
@@ -612,7 +638,6 @@ class FakeCeligo:
                     seconds = max(1, math.ceil(wait))
                     return envelope(429, "rate_limited", f"Too many requests. Retry after {seconds} seconds.",
                                     headers={"Retry-After": str(seconds)})
-        body = await request.read()
         with self._lock:
             return self._route(region, request, body, account, token_record)
 
@@ -704,7 +729,7 @@ class FakeCeligo:
 
     @staticmethod
     def _require_integration(token: dict, integration_id: str) -> None:
-        if not token["fullAccess"] and integration_id not in token["_integrationIds"]:
+        if not token["fullAccess"] and integration_id not in token["__integrations"]:
             raise _Reply(envelope(403, "forbidden", "This token's scope does not allow this integration."))
 
     def _require_tokens_api(self, token: dict) -> None:
@@ -769,7 +794,7 @@ class FakeCeligo:
 
     # tokenInfo
     def _h_token_info_get(self, *, account: Account, token: dict, **_: Any) -> web.Response:
-        scope: str | list[str] = "*" if token["fullAccess"] else list(token["_integrationIds"])
+        scope: str | list[str] = "*" if token["fullAccess"] else list(token["__integrations"])
         return _json(200, {"_userId": token["_userId"], "scope": scope})
 
     # ashares
@@ -884,7 +909,7 @@ class FakeCeligo:
     def _h_integrations_get(self, *, region: str, request: web.Request, account: Account, token: dict,
                             **_: Any) -> web.Response:
         ids = sorted(i for i in account.integrations
-                     if token["fullAccess"] or i in token["_integrationIds"])
+                     if token["fullAccess"] or i in token["__integrations"])
         return self._list(region, request, ids, lambda i: self._dumps(account.integrations[i]),
                           lambda i: account.integrations[i])
 
@@ -942,38 +967,43 @@ class FakeCeligo:
             raise _Reply(envelope(404, "not_found", "Object not found."))
         return record
 
-    def _token_fields(self, account: Account, payload: Any, existing: dict | None) -> dict:
+    def _token_fields(self, payload: Any, existing: dict | None) -> dict:
+        """The writable fields of a create or full-replace PUT body, validated as Celigo documents them."""
         if not isinstance(payload, dict):
             raise _Reply(envelope(422, "invalid_field", "The body must be a JSON object."))
+        for invented in ("autoPurge", "_integrationIds"):
+            if invented in payload:
+                raise _Reply(envelope(422, "invalid_field", f"{invented} is not a field of an API token.",
+                                      invented))
         name = payload.get("name")
         if not isinstance(name, str) or not name:
             raise _Reply(envelope(422, "invalid_field", "name is required.", "name"))
-        integration_ids = payload.get("_integrationIds") or []
-        if (not isinstance(integration_ids, list)
-                or any(i not in account.integrations for i in integration_ids)):
-            raise _Reply(envelope(422, "invalid_field", "Unknown integration id.", "_integrationIds"))
-        full = bool(payload.get("fullAccess", not integration_ids))
+        lists: dict[str, list[str]] = {}
+        for key in SCOPE_FIELDS:
+            ids = payload.get(key) or []
+            if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+                raise _Reply(envelope(422, "invalid_field", f"{key} must be a list of ids.", key))
+            lists[key] = list(ids)
+        full = payload.get("fullAccess") is True
+        if full == any(lists.values()):
+            raise _Reply(envelope(422, "invalid_field",
+                                  "Give exactly one of fullAccess: true or a scope list.", "fullAccess"))
         purge_at: str | None = None
-        if "autoPurge" in payload:
-            if payload["autoPurge"] not in AUTO_PURGE_SECONDS:
-                raise _Reply(envelope(422, "invalid_field", "autoPurge must be one of "
-                                      + ", ".join(AUTO_PURGE_SECONDS) + ".", "autoPurge"))
-            seconds = AUTO_PURGE_SECONDS[payload["autoPurge"]]
-            purge_at = _iso_ts(self.now() + seconds) if seconds is not None else None
-        elif payload.get("autoPurgeAt") is not None:
+        if payload.get("autoPurgeAt") is not None:
             try:
                 ts = _parse_time(payload["autoPurgeAt"])
-            except ValueError:
-                raise _Reply(envelope(422, "invalid_field", "autoPurgeAt must be a date.",
-                                      "autoPurgeAt")) from None
-            purge_at = _iso_ts(ts) if ts is not None else None
+            except (TypeError, ValueError):
+                ts = None
+            if ts is None or not self.now() < ts <= self.now() + MAX_AUTO_PURGE_SECONDS:
+                raise _Reply(envelope(422, "invalid_field",
+                                      "autoPurgeAt must be a date in the next 30 days.", "autoPurgeAt"))
+            purge_at = _iso_ts(ts)
         # ``revoked`` omitted keeps the current state: a rename must never un-revoke a token.
         revoked = payload.get("revoked", existing["revoked"] if existing else False)
         if not isinstance(revoked, bool):
             raise _Reply(envelope(422, "invalid_field", "revoked must be a boolean.", "revoked"))
-        return {"name": name, "description": payload.get("description") or "", "fullAccess": full,
-                "_integrationIds": [] if full else list(integration_ids), "revoked": revoked,
-                "autoPurgeAt": purge_at}
+        return {"name": name, "description": payload.get("description") or "", "fullAccess": full, **lists,
+                "revoked": revoked, "autoPurgeAt": purge_at}
 
     def _h_accesstokens_get(self, *, region: str, request: web.Request, account: Account, token: dict,
                             **_: Any) -> web.Response:
@@ -985,15 +1015,15 @@ class FakeCeligo:
 
     def _h_accesstokens_post(self, *, account: Account, token: dict, payload: Any, **_: Any) -> web.Response:
         self._require_tokens_api(token)
-        fields = self._token_fields(account, payload, None)
+        fields = self._token_fields(payload, None)
         value = secrets.token_hex(16)
         record_id = account.next_id(seed.KIND_TOKEN)
         now = _iso_ts(self.now())
         record = {"_id": record_id, **fields, "token": value, "createdAt": now, "lastModified": now,
-                  "_userId": token["_userId"], "__deletedAt": None}
+                  "_userId": token["_userId"], "__deletedAt": None, "__integrations": []}
         account.access_tokens[record_id] = record
         self._tokens[value] = _TokenRef(account, record_id)
-        return _json(201, self._public_token(record))
+        return _json(201, self._public_token(record, reveal=self.token_on_create))
 
     def _h_accesstoken_get(self, *, account: Account, token: dict, id: str, **_: Any) -> web.Response:
         self._require_tokens_api(token)
@@ -1003,7 +1033,7 @@ class FakeCeligo:
                            **_: Any) -> web.Response:
         self._require_tokens_api(token)
         record = self._token_record(account, id)
-        record.update(self._token_fields(account, payload, record), lastModified=_iso_ts(self.now()))
+        record.update(self._token_fields(payload, record), lastModified=_iso_ts(self.now()))
         return _json(200, self._public_token(record))
 
     def _h_accesstoken_delete(self, *, account: Account, token: dict, id: str, **_: Any) -> web.Response:
@@ -1015,20 +1045,11 @@ class FakeCeligo:
         return _no_content()
 
     def _h_accesstoken_display_get(self, *, account: Account, token: dict, id: str, **_: Any) -> web.Response:
+        if not self.display_api:
+            return envelope(404, "not_found", "Not found.")
         self._require_tokens_api(token)
         record = self._token_record(account, id)
         return _json(200, {"_id": record["_id"], "token": record["token"]})
-
-    def _h_accesstoken_generate_post(self, *, account: Account, token: dict, id: str,
-                                     **_: Any) -> web.Response:
-        self._require_tokens_api(token)
-        record = self._token_record(account, id)
-        self._tokens.pop(record["token"], None)
-        value = secrets.token_hex(16)
-        record["token"] = value
-        record["lastModified"] = _iso_ts(self.now())
-        self._tokens[value] = _TokenRef(account, id)
-        return _json(200, {"_id": record["_id"], "token": value})
 
 
 __all__ = ["MASK", "REGIONS", "Account", "FakeCeligo", "Fault", "RecordedRequest", "TokenBucket", "envelope"]

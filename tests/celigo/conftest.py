@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from celigo_operator.celigo import CeligoClient
+from celigo_operator.celigo import AShare, CeligoClient
 from celigo_testkit.fake_celigo import FakeCeligo
 
 FAST: dict[str, Any] = {"timeout": 5.0, "max_retries": 3, "backoff_base": 0.01, "max_backoff": 2.0}
@@ -35,3 +35,9 @@ def make_client(fake: FakeCeligo) -> Iterator[Callable[..., CeligoClient]]:
 async def client(make_client: Callable[..., CeligoClient]) -> AsyncIterator[CeligoClient]:
     async with make_client() as c:
         yield c
+
+
+async def list_shares(client: CeligoClient) -> list[AShare]:
+    """``GET /v1/ashares``, every page, as full share models: the list machinery the inventory runs on (the
+    client has no public per-user call: the operator only counts users)."""
+    return await client._list("/v1/ashares", AShare)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+from celigo.conftest import list_shares
 from celigo_operator.celigo import (
     CeligoClient,
     Conflict,
@@ -26,7 +27,6 @@ from celigo_operator.celigo import (
     Unauthorized,
     Unavailable,
     parse_retry_after,
-    shared_rate_limiter,
 )
 from celigo_testkit.fake_celigo import FakeCeligo, Fault
 
@@ -61,37 +61,37 @@ async def test_forbidden(make_client: Callable[..., CeligoClient], fake: FakeCel
     scoped = fake.add_token("us", scope=[next(iter(fake.account("us").integrations))])
     async with make_client(scoped) as c:
         with pytest.raises(Forbidden) as info:
-            await c.list_users()
+            await list_shares(c)
     assert (info.value.status_code, info.value.code) == (403, "forbidden")
     assert fake.count() == 1
 
 
 async def test_not_found(client: CeligoClient, fake: FakeCeligo) -> None:
     with pytest.raises(NotFound) as info:
-        await client.get_user("0" * 24)
-    assert (info.value.status_code, info.value.code, info.value.path) == (404, "not_found", "/v1/ashares/" + "0" * 24)
+        await client.get_access_token("0" * 24)
+    assert (info.value.status_code, info.value.code, info.value.path) == (
+        404, "not_found", "/v1/accesstokens/" + "0" * 24)
     with pytest.raises(NotFound):
-        await client.list_integration_users("nope")
+        await client.display_access_token("nope")
     assert fake.count() == 2
 
 
 async def test_invalid_request_carries_code_and_field(client: CeligoClient, fake: FakeCeligo) -> None:
-    share_id = next(iter(fake.account("us").users))
     with pytest.raises(InvalidRequest) as info:
-        await client.set_access_level(share_id, "owner")
-    assert (info.value.status_code, info.value.code, info.value.field) == (422, "invalid_field", "accessLevel")
+        await client.create_access_token("no scope at all", scopes={"_exportIds": []})
+    assert (info.value.status_code, info.value.code, info.value.field) == (422, "invalid_field", "fullAccess")
     fake.inject(Fault(status=400, body={"errors": [{"code": "invalid_query_params", "message": "no"}]}))
     with pytest.raises(InvalidRequest) as info:
-        await client.list_users()
+        await list_shares(client)
     assert info.value.code == "invalid_query_params"
-    assert fake.count(method="PUT") == 1 and fake.count("/v1/ashares") == 1
+    assert fake.count(method="POST") == 1 and fake.count("/v1/ashares") == 1
 
 
 async def test_conflict(client: CeligoClient, fake: FakeCeligo) -> None:
-    record_id = fake.token_record(fake.add_token("us"))["_id"]
+    fake.inject(Fault(status=409, body={"errors": [{"code": "conflict", "message": "busy"}]}))
     with pytest.raises(Conflict) as info:
-        await client.delete_access_token(record_id)
-    assert info.value.status_code == 409
+        await client.token_info()
+    assert (info.value.status_code, info.value.code) == (409, "conflict")
 
 
 # ------------------------------------------------------------------------------------------ 429 / 5xx
@@ -139,7 +139,7 @@ async def test_real_bucket_429_recovers(make_client: Callable[..., CeligoClient]
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_5xx_retried_then_succeeds(client: CeligoClient, fake: FakeCeligo, status: int) -> None:
     fake.inject(Fault(path_prefix="/v1/ashares", status=status, times=2))
-    assert len(await client.list_users()) == 42
+    assert len(await list_shares(client)) == 42
     assert fake.count("/v1/ashares") == 3
 
 
@@ -169,18 +169,17 @@ async def test_non_idempotent_calls_are_not_retried_after_sending(client: Celigo
     with pytest.raises(OutcomeUnknown) as info:
         await client.create_access_token("rotation")
     assert info.value.status_code == 503 and fake.count() == 1
-    record_id = fake.token_record(fake.default_token())["_id"]
-    fake.inject(Fault(path_prefix=f"/v1/accesstokens/{record_id}/generate", timeout=True))
+    fake.inject(Fault(path_prefix="/v1/accesstokens", method="POST", timeout=True))
     with pytest.raises(OutcomeUnknown):
         async with CeligoClient(fake.default_token(), base_url=fake.url_for("us"), timeout=0.2) as c:
-            await c.generate_access_token(record_id)
-    assert fake.count(f"/v1/accesstokens/{record_id}/generate") == 1
+            await c.create_access_token("rotation")
+    assert fake.count("/v1/accesstokens", method="POST") == 2
 
 
 async def test_429_is_retried_even_for_non_idempotent_calls(client: CeligoClient, fake: FakeCeligo) -> None:
     fake.inject(Fault(status=429, retry_after=0.05, method="POST"))
     created = await client.create_access_token("rotation")
-    assert created.name == "rotation" and fake.count("/v1/accesstokens", method="POST") == 2
+    assert created.record.name == "rotation" and fake.count("/v1/accesstokens", method="POST") == 2
 
 
 # -------------------------------------------------------------------------------- timeouts / network
@@ -220,7 +219,7 @@ async def test_connection_refused_is_unavailable() -> None:
 async def test_malformed_json(client: CeligoClient, fake: FakeCeligo) -> None:
     fake.inject(Fault(body=b'[{"_id": "x",'))
     with pytest.raises(MalformedResponse, match="not valid JSON"):
-        await client.list_users()
+        await list_shares(client)
     fake.inject(Fault(body=b"{nope"))
     with pytest.raises(MalformedResponse, match="not valid JSON"):
         await client.token_info()
@@ -236,13 +235,13 @@ async def test_non_json_content_type(client: CeligoClient, fake: FakeCeligo) -> 
 async def test_list_endpoint_answering_an_object(client: CeligoClient, fake: FakeCeligo) -> None:
     fake.inject(Fault(body={"errors": []}))
     with pytest.raises(MalformedResponse, match="list of AShare"):
-        await client.list_users()
+        await list_shares(client)
 
 
 async def test_wrong_shape_names_the_place(client: CeligoClient, fake: FakeCeligo) -> None:
     fake.inject(Fault(body=[{"accessLevel": "monitor"}]))
     with pytest.raises(MalformedResponse, match=r"0\._id"):
-        await client.list_users()
+        await list_shares(client)
     fake.inject(Fault(body={"scope": "*"}))
     with pytest.raises(MalformedResponse, match="_userId"):
         await client.token_info()
@@ -253,6 +252,25 @@ async def test_204_where_a_body_is_expected(client: CeligoClient, fake: FakeCeli
     with pytest.raises(MalformedResponse, match="204"):
         await client.token_info()
 
+
+async def test_204_is_an_empty_list(client: CeligoClient, fake: FakeCeligo) -> None:
+    """Celigo documents 204 with no body as an empty list (connections); any list may do it."""
+    fake.inject(Fault(path_prefix="/v1/accesstokens", status=204))
+    assert await client.list_access_tokens() == []
+    fake.inject(Fault(path_prefix="/v1/ashares", status=204))
+    fake.inject(Fault(path_prefix="/v1/integrations", status=204))
+    inventory = await client.inventory()
+    assert (inventory.users, inventory.integrations) == (0, 0)
+    assert fake.count() == 3  # success: nothing retried
+
+
+async def test_204_revoke_is_done_not_retried(client: CeligoClient, fake: FakeCeligo) -> None:
+    """A revoke PUT that answers 204 succeeded: raising would retry a done revoke forever."""
+    token = fake.add_token("us")
+    record_id = fake.token_record(token)["_id"]
+    fake.inject(Fault(path_prefix=f"/v1/accesstokens/{record_id}", method="PUT", status=204))
+    await client.revoke_access_token(record_id)
+    assert fake.count(f"/v1/accesstokens/{record_id}", method="PUT") == 1
 
 # -------------------------------------------------------------------------------------- rate limiter
 async def test_shared_limiter_prevents_429s(fake: FakeCeligo) -> None:
@@ -306,14 +324,3 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("-4") == 0.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None and parse_retry_after("nan") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=lambda: 1445412480.0) == 10.0
-
-
-def test_shared_rate_limiter_is_one_per_account_token() -> None:
-    from celigo_operator.celigo import client as client_module
-
-    token = "tok" + "e" * 29
-    first = shared_rate_limiter(token, "us")
-    assert shared_rate_limiter(token, "us") is first
-    assert shared_rate_limiter(token, "eu") is not first
-    assert shared_rate_limiter("other" + token, "us") is not first
-    assert all(token not in key for key in client_module._SHARED_LIMITERS)

@@ -7,13 +7,12 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from celigo.conftest import list_shares
 from celigo_operator.celigo import (
     REGION_BASE_URLS,
     CeligoClient,
-    CeligoError,
     Inventory,
     MalformedResponse,
-    probe_regions,
 )
 from celigo_testkit.fake_celigo import FakeCeligo, Fault
 
@@ -31,8 +30,8 @@ async def test_scoped_token_info(make_client: Callable[..., CeligoClient], fake:
     assert info.scope == ids and not info.full_access
 
 
-async def test_list_users_matches_the_account(client: CeligoClient, fake: FakeCeligo) -> None:
-    users = await client.list_users()
+async def test_shares_match_the_account(client: CeligoClient, fake: FakeCeligo) -> None:
+    users = await list_shares(client)
     raw = fake.account("us").ashares()
     assert [u.id for u in users] == [r["_id"] for r in raw]
     for user, source in zip(users, raw, strict=True):
@@ -47,14 +46,11 @@ async def test_list_users_matches_the_account(client: CeligoClient, fake: FakeCe
         assert user.created_at is not None and user.created_at.tzinfo is not None
 
 
-async def test_integrations_and_their_users(client: CeligoClient, fake: FakeCeligo) -> None:
+async def test_integrations(client: CeligoClient, fake: FakeCeligo) -> None:
     integrations = await client.list_integrations()
     account = fake.account("us")
     assert sorted(i.id for i in integrations) == sorted(account.integrations)
     assert all(i.name == account.integrations[i.id]["name"] for i in integrations)
-    target = integrations[0].id
-    users = await client.list_integration_users(target)
-    assert [u.id for u in users] == [u["_id"] for u in account.integration_users(target)]
 
 
 async def test_inventory_counts_equal_the_seeded_account(client: CeligoClient, fake: FakeCeligo) -> None:
@@ -88,7 +84,7 @@ async def test_inventory_call_budget(make_client: Callable[..., CeligoClient], f
 async def test_pagination_over_many_pages(make_client: Callable[..., CeligoClient], fake: FakeCeligo) -> None:
     fake.set_users("us", 5000)
     async with make_client(page_limit=100) as c:
-        users = await c.list_users()
+        users = await list_shares(c)
     assert len(users) == 5000 and len({u.id for u in users}) == 5000
     assert [u.id for u in users] == fake.account("us").user_ids()
     assert fake.count("/v1/ashares") == 50
@@ -99,7 +95,7 @@ async def test_pagination_over_many_pages(make_client: Callable[..., CeligoClien
 async def test_empty_lists(make_client: Callable[..., CeligoClient]) -> None:
     with FakeCeligo(users=0, integrations=0) as empty:
         async with CeligoClient(empty.default_token(), base_url=empty.url_for("us"), page_limit=5) as c:
-            assert await c.list_users() == []
+            assert await list_shares(c) == []
             assert await c.list_integrations() == []
             inventory = await c.inventory()
     assert (inventory.users, inventory.integrations, inventory.integration_only_users) == (0, 0, 0)
@@ -108,7 +104,7 @@ async def test_empty_lists(make_client: Callable[..., CeligoClient]) -> None:
 
 async def test_connection_reuse_and_headers(client: CeligoClient, fake: FakeCeligo) -> None:
     await client.token_info()
-    await client.list_users()
+    await list_shares(client)
     await client.list_integrations()
     await client.token_info()
     assert len(fake.requests) == 4
@@ -144,7 +140,7 @@ async def test_link_to_another_origin_is_refused(client: CeligoClient, fake: Fak
     evil = '<http://127.0.0.2:9/v1/ashares?after=x>; rel="next"'
     fake.inject(Fault(path_prefix="/v1/ashares", body=[], headers={"Link": evil}))
     with pytest.raises(MalformedResponse, match="another origin"):
-        await client.list_users()
+        await list_shares(client)
     assert fake.count() == 1
 
 
@@ -152,7 +148,7 @@ async def test_link_loop_is_detected(client: CeligoClient, fake: FakeCeligo) -> 
     loop = f'<{fake.url_for("us")}/v1/ashares?after=same>; rel="next"'
     fake.inject(Fault(path_prefix="/v1/ashares", body=[], headers={"Link": loop}, times=None))
     with pytest.raises(MalformedResponse, match="loops"):
-        await client.list_users()
+        await list_shares(client)
     assert fake.count() == 2
 
 
@@ -160,19 +156,8 @@ async def test_relative_link_is_resolved(client: CeligoClient, fake: FakeCeligo)
     first = fake.account("us").user_ids()[0]
     fake.inject(Fault(path_prefix="/v1/ashares", body=[fake.account("us").users[first]],
                       headers={"Link": f'</v1/ashares?after={first}>; rel="next"'}))
-    users = await client.list_users()
+    users = await list_shares(client)
     assert len(users) == 42 and fake.count() == 2
-
-
-async def test_probe_regions_tells_the_wrong_region(fake: FakeCeligo) -> None:
-    result = await probe_regions(fake.default_token("us"), fake.base_urls)
-    assert result == {"us": True, "eu": False}
-    result = await probe_regions(fake.default_token("eu"), fake.base_urls)
-    assert result == {"us": False, "eu": True}
-    fake.inject(Fault(region="eu", status=503, times=None))
-    result = await probe_regions(fake.default_token("us"), fake.base_urls, max_retries=0)
-    assert result["us"] is True and isinstance(result["eu"], CeligoError)
-    assert result["eu"].status_code == 503
 
 
 def test_region_defaults_and_validation() -> None:
@@ -196,16 +181,5 @@ def test_tokens_that_cannot_be_a_header_are_refused(token: str) -> None:
 async def test_ids_cannot_escape_their_path_segment(client: CeligoClient, fake: FakeCeligo) -> None:
     for bad in ("../tokenInfo", "a/b", "x?y=1", ""):
         with pytest.raises(ValueError):
-            await client.get_user(bad)
+            await client.get_access_token(bad)
     assert fake.count() == 0
-
-
-async def test_probe_regions_reports_unreachable_regions(fake: FakeCeligo) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    result = await probe_regions(fake.default_token("eu"), {"us": dead, "eu": fake.url_for("eu")}, max_retries=0)
-    assert result["eu"] is True
-    assert isinstance(result["us"], CeligoError) and result["us"].status_code is None

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from celigo.conftest import list_shares
 from celigo_operator.celigo import CeligoClient, CeligoError
 from celigo_testkit.fake_celigo import FakeCeligo, Fault
 
@@ -30,16 +31,16 @@ def canary_fake(fake: FakeCeligo) -> FakeCeligo:
 
 FAULTS: list[tuple[str, Fault | None, Callable[[CeligoClient], Awaitable[object]]]] = [
     ("401", Fault(status=401), lambda c: c.token_info()),
-    ("401-missing", Fault(status=401, body={"message": "Unauthorized"}), lambda c: c.list_users()),
-    ("403", Fault(status=403, body={"errors": [{"code": "forbidden", "message": "no"}]}), lambda c: c.list_users()),
-    ("404", None, lambda c: c.get_user("0" * 24)),
-    ("422", None, lambda c: c.set_access_level("5f0000010200000000000000", "owner")),
+    ("401-missing", Fault(status=401, body={"message": "Unauthorized"}), lambda c: list_shares(c)),
+    ("403", Fault(status=403, body={"errors": [{"code": "forbidden", "message": "no"}]}), lambda c: list_shares(c)),
+    ("404", None, lambda c: c.get_access_token("0" * 24)),
+    ("422", None, lambda c: c.create_access_token("x", scopes={"_exportIds": []})),
     ("429", Fault(status=429, retry_after=0.01, times=None), lambda c: c.token_info()),
     ("500", Fault(status=500, times=None), lambda c: c.list_integrations()),
     ("timeout", Fault(timeout=True, times=None), lambda c: c.token_info()),
     ("bad-json", Fault(body=b"{"), lambda c: c.token_info()),
-    ("html", Fault(body="<html/>", content_type="text/html"), lambda c: c.list_users()),
-    ("shape", Fault(body=[{"nope": CANARY}]), lambda c: c.list_users()),
+    ("html", Fault(body="<html/>", content_type="text/html"), lambda c: list_shares(c)),
+    ("shape", Fault(body=[{"nope": CANARY}]), lambda c: list_shares(c)),
     ("echo", Fault(status=400, body={"errors": [{"code": "invalid_field", "message": f"bad {CANARY}"}]}),
      lambda c: c.token_info()),
     ("echo-401", Fault(status=401, body={"message": f"token {CANARY} unknown"}), lambda c: c.token_info()),

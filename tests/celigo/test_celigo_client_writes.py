@@ -1,16 +1,16 @@
-"""User provisioning calls and the API-token (rotation) calls, against the fake."""
+"""The API-token (rotation) calls against the fake: each request pinned (method, path, body) as Celigo's docs
+define it, and the answers the client must cope with."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from celigo_operator.celigo import (
-    AShare,
     CeligoClient,
-    Conflict,
     Forbidden,
     MalformedResponse,
     NotFound,
@@ -19,99 +19,83 @@ from celigo_operator.celigo import (
 from celigo_testkit.fake_celigo import MASK, FakeCeligo, Fault
 
 
-async def test_set_access_level_keeps_other_fields(client: CeligoClient, fake: FakeCeligo) -> None:
-    account = fake.account("us")
-    share = next(u for u in account.users_with_level("monitor") if u["integrationAccessLevel"])
-    await client.set_access_level(share["_id"], "administrator")
-    updated = account.users[share["_id"]]
-    assert updated["accessLevel"] == "administrator"
-    assert updated["integrationAccessLevel"] == share["integrationAccessLevel"]  # survived the full replace
-    assert fake.count(method="GET") == 1 and fake.count(method="PUT") == 1
-
-
-async def test_set_access_level_none_makes_integration_only(client: CeligoClient, fake: FakeCeligo) -> None:
-    share = next(u for u in fake.account("us").users_with_level("monitor") if u["integrationAccessLevel"])
-    await client.set_access_level(share["_id"], None)
-    assert (await client.get_user(share["_id"])).integration_only
-
-
-async def test_update_user_is_a_full_replace(client: CeligoClient, fake: FakeCeligo) -> None:
-    share = next(u for u in fake.account("us").ashares() if u["accountMFARequired"])
-    await client.update_user(share["_id"], {"accessLevel": "manage"})
-    assert (await client.get_user(share["_id"])).account_mfa_required is False
-
-
-async def test_toggle_invite_delete(client: CeligoClient, fake: FakeCeligo) -> None:
-    account = fake.account("us")
-    invited = await client.invite_user("someone@example.com", access_level="monitor")
-    assert isinstance(invited, AShare) and not invited.accepted and invited.id in account.users
-    await client.toggle_disabled(invited.id)
-    assert account.users[invited.id]["disabled"] is True
-    integration_id = next(iter(account.integrations))
-    narrow = await client.invite_user("narrow@example.com",
-                                      integration_access=[{"_integrationId": integration_id,
-                                                           "accessLevel": "manage"}])
-    assert narrow.integration_only
-    await client.delete_user(invited.id)
-    with pytest.raises(NotFound):
-        await client.get_user(invited.id)
-
-
 async def test_access_token_lifecycle(client: CeligoClient, fake: FakeCeligo) -> None:
     listed = await client.list_access_tokens()
     assert [t.token for t in listed] == [MASK]
-    created = await client.create_access_token("rotation-1", description="by the operator", auto_purge="never")
-    assert created.name == "rotation-1" and created.full_access and not created.revoked
-    value = await client.display_access_token(created.id)
+    created = await client.create_access_token("rotation-1", description="by the operator")
+    record = created.record
+    assert record.name == "rotation-1" and record.full_access and not record.revoked
+    assert created.value is None  # masked in the answer: read it some other way
+    post = fake.requests[-1]
+    assert (post.method, post.path, post.body) == (
+        "POST", "/v1/accesstokens", {"name": "rotation-1", "description": "by the operator", "fullAccess": True})
+    value = await client.display_access_token(record.id)
     assert value == fake.token_record(value)["token"]
+    assert fake.requests[-1].path == f"/v1/accesstokens/{record.id}/display"
     async with CeligoClient(value, base_url=fake.url_for("us")) as fresh:
         assert (await fresh.token_info()).full_access
-        new_value = await client.generate_access_token(created.id)
-        assert new_value != value
+        await client.revoke_access_token(record.id)
         with pytest.raises(Unauthorized):
             await fresh.token_info()
-    async with CeligoClient(new_value, base_url=fake.url_for("us")) as rotated:
-        assert (await rotated.token_info()).full_access
-        await client.revoke_access_token(created.id)
-        with pytest.raises(Unauthorized):
-            await rotated.token_info()
-    assert (await client.get_access_token(created.id)).revoked
-    await client.delete_access_token(created.id)
-    assert created.id not in {t.id for t in await client.list_access_tokens()}
+    get, put = fake.requests[-3], fake.requests[-2]
+    assert (get.method, get.path) == ("GET", f"/v1/accesstokens/{record.id}")
+    assert (put.method, put.path) == ("PUT", f"/v1/accesstokens/{record.id}")
+    assert put.body["revoked"] is True and "token" not in put.body
+    assert (await client.get_access_token(record.id)).revoked
 
 
-async def test_create_with_auto_purge_and_scope(client: CeligoClient, fake: FakeCeligo) -> None:
-    integration_id = next(iter(fake.account("us").integrations))
-    created = await client.create_access_token("short", full_access=False, integration_ids=[integration_id],
-                                               auto_purge="1d")
-    assert created.auto_purge_at is not None and created.integration_ids == [integration_id]
-    assert created.full_access is False
+async def test_create_with_auto_purge_at_and_a_scope(client: CeligoClient, fake: FakeCeligo) -> None:
+    purge = datetime.now(UTC) + timedelta(days=1)
+    created = await client.create_access_token("short", auto_purge_at=purge,
+                                               scopes={"_exportIds": ["e1"], "_importIds": ["i1"]})
+    assert created.record.auto_purge_at is not None
+    assert abs(created.record.auto_purge_at - purge) < timedelta(seconds=1)
+    assert created.record.full_access is False
+    body = fake.requests[-1].body
+    assert set(body) == {"name", "description", "_exportIds", "_importIds", "autoPurgeAt"}
+    assert body["_exportIds"] == ["e1"] and body["autoPurgeAt"].endswith("Z")
+    assert "autoPurge" not in body and "_integrationIds" not in body and "fullAccess" not in body
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"auto_purge_at": datetime.now(UTC) + timedelta(days=31)},
+        {"auto_purge_at": datetime.now(UTC) - timedelta(seconds=1)},
+        {"auto_purge_at": datetime(2030, 1, 1)},  # naive
+        {"scopes": {"_integrationIds": ["i"]}},
+        {"scopes": {}},
+    ],
+    ids=["31d", "past", "naive", "_integrationIds", "empty-scopes"],
+)
+async def test_create_refuses_what_celigo_does_not_define(client: CeligoClient, fake: FakeCeligo,
+                                                          kwargs: dict) -> None:
     with pytest.raises(ValueError):
-        await client.create_access_token("x", auto_purge="2y")
+        await client.create_access_token("x", **kwargs)
+    assert fake.count() == 0
 
 
-async def test_delete_requires_revoke_first(client: CeligoClient, fake: FakeCeligo) -> None:
-    record_id = fake.token_record(fake.add_token("us"))["_id"]
-    with pytest.raises(Conflict):
-        await client.delete_access_token(record_id)
-
-
-async def test_generate_falls_back_to_display_when_the_answer_is_masked(client: CeligoClient,
-                                                                        fake: FakeCeligo) -> None:
-    old = fake.add_token("us")
-    record_id = fake.token_record(old)["_id"]
-    # Celigo's answer shape is unconfirmed: if it only says "done", the value is read with display.
-    fake.inject(Fault(path_prefix=f"/v1/accesstokens/{record_id}/generate", status=200,
-                      body={"_id": record_id, "token": MASK}))
-    value = await client.generate_access_token(record_id)
-    assert value == old  # the injected answer did not really generate; display reports the live value
-    assert fake.count(f"/v1/accesstokens/{record_id}/display") == 1
+async def test_a_value_shown_at_creation_is_returned_once(make_client: Callable[..., CeligoClient]) -> None:
+    with FakeCeligo(users=2, integrations=1, token_on_create=True) as fake:
+        async with CeligoClient(fake.default_token(), base_url=fake.url_for("us")) as c:
+            created = await c.create_access_token("shown")
+        assert created.value is not None and fake.token_record(created.value)["_id"] == created.record.id
+        assert created.value not in repr(created) and created.record.token == created.value
+        assert created.value not in repr(created.record)
 
 
 async def test_display_without_a_value_is_malformed(client: CeligoClient, fake: FakeCeligo) -> None:
     fake.inject(Fault(body={"_id": "x"}))
     with pytest.raises(MalformedResponse):
         await client.display_access_token("x")
+
+
+async def test_display_absent_is_not_found(make_client: Callable[..., CeligoClient]) -> None:
+    with FakeCeligo(users=2, integrations=1, display_api=False) as fake:
+        async with CeligoClient(fake.default_token(), base_url=fake.url_for("us")) as c:
+            created = await c.create_access_token("unreadable")
+            with pytest.raises(NotFound):
+                await c.display_access_token(created.record.id)
 
 
 async def test_token_api_forbidden_is_forbidden(make_client: Callable[..., CeligoClient]) -> None:

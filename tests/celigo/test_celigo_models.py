@@ -1,8 +1,6 @@
-"""The typed models: aliases, lenient defaults, the PUT body and the inventory arithmetic."""
+"""The typed models: aliases, lenient defaults, and the inventory arithmetic."""
 
 from __future__ import annotations
-
-import pytest
 
 from celigo_operator.celigo import AccessToken, AShare, Integration, Inventory, TokenInfo
 
@@ -23,17 +21,6 @@ def test_ashare_tolerates_nulls_and_unknown_levels() -> None:
     assert share().integration_only and share().email is None
 
 
-def test_put_body_keeps_everything_mutable() -> None:
-    s = share(accessLevel="monitor", accountSSORequired=True,
-              integrationAccessLevel=[{"_integrationId": "i1", "accessLevel": "manage"}])
-    assert s.put_body(accessLevel="manage") == {
-        "accessLevel": "manage", "accountSSORequired": True, "accountMFARequired": False,
-        "integrationAccessLevel": [{"_integrationId": "i1", "accessLevel": "manage"}]}
-    assert "accessLevel" not in s.put_body(accessLevel=None)
-    with pytest.raises(ValueError, match="disabled"):
-        s.put_body(disabled=True)
-
-
 def test_inventory_from_data() -> None:
     users = [share(_id="a", accessLevel="administrator", accepted=True),
              share(_id="b", accessLevel="manage", accepted=True, disabled=True),
@@ -52,5 +39,6 @@ def test_integration_keeps_smartconnector_extras() -> None:
 
 
 def test_access_token_hides_its_value_from_repr() -> None:
-    token = AccessToken.model_validate({"_id": "t", "token": "s3cr3t-value", "_integrationIds": None})
-    assert "s3cr3t-value" not in repr(token) and token.integration_ids == []
+    token = AccessToken.model_validate({"_id": "t", "token": "s3cr3t-value", "fullAccess": False,
+                                        "_exportIds": ["e1"]})
+    assert "s3cr3t-value" not in repr(token) and token.model_extra == {"_exportIds": ["e1"]}

@@ -1,4 +1,4 @@
-"""Contract: authentication, tokenInfo, regions and the request log, as docs/celigo-api.md describes them."""
+"""Contract: authentication, tokenInfo, regions and the request log, as Celigo's public docs describe them."""
 
 from __future__ import annotations
 

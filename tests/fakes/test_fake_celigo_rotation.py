@@ -47,7 +47,7 @@ def test_match_token_scopes_a_fault(fake_celigo: FakeCeligo, celigo_http: httpx.
 def test_created_token_works_and_revoked_token_stops(fake_celigo: FakeCeligo, celigo_http: httpx.Client) -> None:
     admin = fake_celigo.default_token("us")
     base = fake_celigo.url_for("us")
-    created = celigo_http.post(f"{base}/v1/accesstokens", headers=_auth(admin), json={"name": "rotated"})
+    created = celigo_http.post(f"{base}/v1/accesstokens", headers=_auth(admin), json={"name": "rotated", "fullAccess": True})
     assert created.status_code == 201 and created.json()["token"] == "********"
     record_id = created.json()["_id"]
     value = celigo_http.get(f"{base}/v1/accesstokens/{record_id}/display", headers=_auth(admin)).json()["token"]

@@ -2,23 +2,21 @@
 
 Typical use (health check and status inventory)::
 
-    limiter = shared_rate_limiter(token, region)          # one per account, shared by every check
     async with CeligoClient(token, region=region, base_url=operator_configured_url,
-                            rate_limiter=limiter, http=shared_pool) as celigo:
+                            rate_limiter=account_limiter, http=shared_pool) as celigo:
         info = await celigo.token_info()                  # Unauthorized -> token bad (or other region)
         inventory = await celigo.inventory()              # .model_dump(by_alias=True) -> status shape
 
-``probe_regions(token, base_urls)`` tells "wrong region" from "bad token". See client.py for the
-retry/timeout/secret rules and errors.py for what each error means and how to react to it.
+``account_limiter`` is one RateLimiter per Celigo account (the health checker keeps them). See client.py
+for the retry/timeout/secret rules and errors.py for what each error means and how to react to it.
 """
 
 from .client import (
     REGION_BASE_URLS,
     CeligoClient,
+    CreatedToken,
     RateLimiter,
     parse_retry_after,
-    probe_regions,
-    shared_rate_limiter,
 )
 from .errors import (
     CeligoError,
@@ -56,6 +54,7 @@ __all__ = [
     "CeligoClient",
     "CeligoError",
     "Conflict",
+    "CreatedToken",
     "Forbidden",
     "Integration",
     "IntegrationAccess",
@@ -74,6 +73,4 @@ __all__ = [
     "Unavailable",
     "UserSummary",
     "parse_retry_after",
-    "probe_regions",
-    "shared_rate_limiter",
 ]

@@ -8,21 +8,23 @@ attribute and goes only into the Authorization header of requests to the configu
 appears in ``repr``, logs or exceptions, and pagination links to another origin are refused.
 
 Wrong region: Celigo answers a token of the other region exactly like an unknown token (401 "Bearer
-Authentication Failed"), so the client just raises ``Unauthorized``. Callers that want to say "wrong
-region" use :func:`probe_regions`, which asks every region's tokenInfo and reports which accepted it.
+Authentication Failed"), so the client just raises ``Unauthorized``; the health check asks the other region
+to tell the two apart.
+
+204 with no body is success wherever Celigo may send it: an empty list on list endpoints, done on writes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import hashlib
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urljoin
@@ -43,15 +45,17 @@ from .errors import (
     Unauthorized,
     Unavailable,
 )
-from .models import AccessToken, AShare, Integration, Inventory, TokenInfo, UserSummary
+from .models import AccessToken, Integration, Inventory, TokenInfo, UserSummary
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "MAX_AUTO_PURGE",
     "REGION_BASE_URLS",
+    "SCOPE_FIELDS",
     "CeligoClient",
+    "CreatedToken",
     "RateLimiter",
-    "probe_regions",
-    "shared_rate_limiter",
+    "parse_retry_after",
 ]
 
 log = logging.getLogger("celigo_operator.celigo")
@@ -59,7 +63,10 @@ log = logging.getLogger("celigo_operator.celigo")
 REGION_BASE_URLS: dict[str, str] = {"us": "https://api.integrator.io", "eu": "https://api.eu.integrator.io"}
 DEFAULT_USER_AGENT = "celigo-operator"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-AUTO_PURGE_CHOICES: tuple[str, ...] = ("never", "1h", "4h", "1d", "4d", "10d", "30d")
+#: A token's custom scope: the lists a create may send instead of ``fullAccess: true``.
+SCOPE_FIELDS: tuple[str, ...] = ("_connectionIds", "_exportIds", "_importIds", "_apiIds", "_mcpServerIds")
+#: ``autoPurgeAt`` may be at most this far ahead.
+MAX_AUTO_PURGE = timedelta(days=30)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -123,25 +130,10 @@ class RateLimiter:
             return self._tokens
 
 
-_SHARED_LIMITERS: dict[str, RateLimiter] = {}
-_SHARED_LOCK = threading.Lock()
-
-
-def shared_rate_limiter(token: str, region: str = "us", *, capacity: int = 1000,
-                        refill_per_second: float = 300.0) -> RateLimiter:
-    """The process-wide limiter for one token's account. Keyed by a hash of region and token (a token
-    belongs to exactly one account), so the token itself is not kept as a dict key."""
-    key = hashlib.sha256(f"{region}\0{token}".encode()).hexdigest()
-    with _SHARED_LOCK:
-        limiter = _SHARED_LIMITERS.get(key)
-        if limiter is None:
-            limiter = _SHARED_LIMITERS[key] = RateLimiter(capacity, refill_per_second)
-        return limiter
-
-
 # ------------------------------------------------------------------------------------------------ helpers
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds (fractions accepted) or an HTTP date."""
+    """Seconds from a Retry-After header: delta-seconds (fractions accepted) or an HTTP date; None if absent
+    or unreadable. Both clients (Celigo and ConductorOne) use this one."""
     if value is None or not value.strip():
         return None
     text = value.strip()
@@ -166,12 +158,22 @@ def _valid_token(token: object) -> bool:
     return isinstance(token, str) and bool(token) and all(0x21 <= ord(c) <= 0x7E for c in token)
 
 
+@dataclass(frozen=True)
+class CreatedToken:
+    """A token record just created, and its value when the create answer showed it (unmasked); else None
+    and the value must be read some other way. The value is kept out of repr and equality."""
+
+    record: AccessToken
+    value: str | None = field(default=None, repr=False, compare=False)
+
+
 class CeligoClient:
     """One Celigo token against one region (or an explicit base URL). Use as ``async with``.
 
     ``http`` lets many clients share one connection pool; a pool passed in is never closed here.
     ``page_limit`` is sent as ``limit`` on list calls (None: let Celigo choose); ``Link rel="next"`` is
-    always followed. ``rate_limiter`` (see :func:`shared_rate_limiter`) throttles before sending.
+    always followed. ``rate_limiter`` throttles before sending: share one per Celigo account (the health
+    checker keeps them), as Celigo's limit is per account.
     """
 
     def __init__(self, token: str, *, region: str = "us", base_url: str | None = None,
@@ -227,19 +229,8 @@ class CeligoClient:
         """The cheapest 'is this token valid here' call."""
         return self._parse(await self._request("GET", "/v1/tokenInfo"), TokenInfo)
 
-    async def list_users(self) -> list[AShare]:
-        """Every share of the account (the owner is not among them), all pages."""
-        return await self._list("/v1/ashares", AShare)
-
-    async def get_user(self, share_id: str) -> AShare:
-        return self._parse(await self._request("GET", f"/v1/ashares/{_segment(share_id)}"), AShare)
-
     async def list_integrations(self) -> list[Integration]:
         return await self._list("/v1/integrations", Integration)
-
-    async def list_integration_users(self, integration_id: str) -> list[AShare]:
-        """Users with access to one integration (the connector's call; shape unconfirmed publicly)."""
-        return await self._list(f"/v1/integrations/{_segment(integration_id)}/ashares", AShare)
 
     async def inventory(self) -> Inventory:
         """Counts for status: two list calls (plus their pages), run concurrently."""
@@ -247,34 +238,9 @@ class CeligoClient:
                                                    self.list_integrations())
         return Inventory.from_data(users, integrations)
 
-    # ------------------------------------------------------------------------------------------ writes
-    async def update_user(self, share_id: str, body: Mapping[str, Any]) -> None:
-        """``PUT /v1/ashares/{id}``: a FULL replace (omitted fields are cleared); see AShare.put_body."""
-        await self._request("PUT", f"/v1/ashares/{_segment(share_id)}", json=dict(body), expect_body=False)
-
-    async def set_access_level(self, share_id: str, access_level: str | None) -> None:
-        """Provisioning as the connector does it: GET, change accessLevel, PUT everything back."""
-        current = await self.get_user(share_id)
-        await self.update_user(share_id, current.put_body(accessLevel=access_level))
-
-    async def toggle_disabled(self, share_id: str) -> None:
-        """``PUT /v1/ashares/{id}/disable`` flips the flag, so it is never retried once sent."""
-        await self._request("PUT", f"/v1/ashares/{_segment(share_id)}/disable", expect_body=False,
-                            idempotent=False)
-
-    async def invite_user(self, email: str, *, access_level: str | None = None,
-                          integration_access: list[dict[str, str]] | None = None) -> AShare:
-        body: dict[str, Any] = {"email": email, "integrationAccessLevel": integration_access or []}
-        if access_level is not None:
-            body["accessLevel"] = access_level
-        return self._parse(await self._request("POST", "/v1/invite", json=body, idempotent=False), AShare)
-
-    async def delete_user(self, share_id: str) -> None:
-        await self._request("DELETE", f"/v1/ashares/{_segment(share_id)}", expect_body=False)
-
     # ------------------------------------------------------------------------------------ API tokens
-    # Whether an API token may call these is unconfirmed (celigo-api.md): rotation through them is opt-in
-    # and callers must treat Forbidden as "not available", not as a broken token.
+    # Whether an API token may call these is unconfirmed (Celigo's docs and tools disagree): rotation through
+    # them is opt-in, and callers must treat Forbidden as "not available", not as a broken token.
     async def list_access_tokens(self) -> list[AccessToken]:
         """Token records; values come back masked."""
         return await self._list("/v1/accesstokens", AccessToken)
@@ -282,50 +248,54 @@ class CeligoClient:
     async def get_access_token(self, token_id: str) -> AccessToken:
         return self._parse(await self._request("GET", f"/v1/accesstokens/{_segment(token_id)}"), AccessToken)
 
-    async def create_access_token(self, name: str, *, description: str = "", full_access: bool = True,
-                                  integration_ids: list[str] | None = None,
-                                  auto_purge: str | None = "never") -> AccessToken:
-        """Create a token record (value masked in the answer: read it with display_access_token)."""
-        if auto_purge is not None and auto_purge not in AUTO_PURGE_CHOICES:
-            raise ValueError(f"auto_purge must be one of {AUTO_PURGE_CHOICES}")
-        body: dict[str, Any] = {"name": name, "description": description, "fullAccess": full_access,
-                                "_integrationIds": [] if full_access else list(integration_ids or [])}
-        if auto_purge is not None:
-            body["autoPurge"] = auto_purge
-        return self._parse(await self._request("POST", "/v1/accesstokens", json=body, idempotent=False),
-                           AccessToken)
+    async def create_access_token(self, name: str, *, description: str = "",
+                                  auto_purge_at: datetime | None = None,
+                                  scopes: Mapping[str, Sequence[str]] | None = None) -> CreatedToken:
+        """``POST /v1/accesstokens`` -> 201 with the record. Full access unless ``scopes`` (Celigo's list
+        names, see SCOPE_FIELDS) narrows it; ``auto_purge_at`` (aware, at most 30 days ahead) is when Celigo
+        purges it, None = never. Never retried once sent (``OutcomeUnknown``): find it again by its name.
+
+        Whether the answer shows the value is unconfirmed (sources conflict): an unmasked ``token`` in it is
+        returned as ``CreatedToken.value``; otherwise the caller must read it (``display_access_token``)
+        and, failing that, revoke the token at once."""
+        body: dict[str, Any] = {"name": name, "description": description}
+        if scopes is None:
+            body["fullAccess"] = True
+        else:
+            unknown = set(scopes) - set(SCOPE_FIELDS)
+            if unknown or not scopes:
+                raise ValueError(f"scopes must name some of {SCOPE_FIELDS}")
+            body.update({key: list(ids) for key, ids in scopes.items()})
+        if auto_purge_at is not None:
+            if auto_purge_at.tzinfo is None:
+                raise ValueError("auto_purge_at must be timezone-aware")
+            now = datetime.now(UTC)
+            if not now < auto_purge_at <= now + MAX_AUTO_PURGE:
+                raise ValueError("auto_purge_at must be in the future and at most 30 days ahead")
+            body["autoPurgeAt"] = auto_purge_at.astimezone(UTC).isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z")
+        response = await self._request("POST", "/v1/accesstokens", json=body, idempotent=False)
+        record = self._parse(response, AccessToken)
+        raw = self._json(response, "/v1/accesstokens").get("token")
+        shown = raw if _valid_token(raw) and set(str(raw)) != {"*"} else None
+        return CreatedToken(record=record, value=shown)
 
     async def display_access_token(self, token_id: str) -> str:
-        """The token's value (Celigo emails the owners about every view)."""
+        """The token's value through ``GET /v1/accesstokens/{id}/display`` (Celigo emails the owners about
+        every view). This endpoint is in no public doc: expect Forbidden, NotFound or MalformedResponse."""
         response = await self._request("GET", f"/v1/accesstokens/{_segment(token_id)}/display")
         return self._token_value(response, f"/v1/accesstokens/{token_id}/display")
 
-    async def generate_access_token(self, token_id: str) -> str:
-        """A new value for the same record; the old value stops working at once. Never retried after it
-        may have been sent (``OutcomeUnknown``): the old value could already be dead."""
-        path = f"/v1/accesstokens/{_segment(token_id)}/generate"
-        response = await self._request("POST", path, idempotent=False, expect_body=False)
-        if response.status_code != 204 and response.content:
-            try:
-                return self._token_value(response, path)
-            except MalformedResponse:
-                log.debug("generate answered no usable value; reading it with display")
-        return await self.display_access_token(token_id)
-
     async def revoke_access_token(self, token_id: str) -> None:
-        """GET the record, set ``revoked: true``, PUT it back (the masked value is left out)."""
+        """GET the record, set ``revoked: true``, PUT it back whole (a full replace; the masked value is
+        left out). Celigo documents 200 for the PUT; 204 is accepted too."""
         path = f"/v1/accesstokens/{_segment(token_id)}"
         record = self._json(await self._request("GET", path), path)
         if not isinstance(record, dict):
             raise MalformedResponse("GET accesstoken did not answer an object", method="GET", path=path)
         body = {k: v for k, v in record.items() if k != "token"}
         body["revoked"] = True
-        await self._request("PUT", path, json=body)
-
-    async def delete_access_token(self, token_id: str) -> None:
-        """Soft delete (Celigo purges after 30 days); Celigo wants it revoked first (else Conflict).
-        A NotFound after a retried DELETE means the first attempt already succeeded."""
-        await self._request("DELETE", f"/v1/accesstokens/{_segment(token_id)}", expect_body=False)
+        await self._request("PUT", path, json=body, expect_body=False)
 
     # -------------------------------------------------------------------------------------- machinery
     def _headers(self) -> dict[str, str]:
@@ -512,7 +482,9 @@ class CeligoClient:
         seen: set[str] = set()
         items: list[M] = []
         for _ in range(self.max_pages):
-            response = await self._request("GET", url, params=params)
+            response = await self._request("GET", url, params=params, expect_body=False)
+            if response.status_code == 204:  # Celigo's other way to say "empty list"
+                return items
             items.extend(self._validated(response, adapter, f"a list of {model.__name__}"))
             next_url = response.links.get("next", {}).get("url")
             if not next_url:
@@ -548,29 +520,3 @@ def _segment(value: str) -> str:
     if not value or any(c in value for c in "/?#%\\") or value in (".", ".."):
         raise ValueError("invalid Celigo id")
     return value
-
-
-async def probe_regions(token: str, base_urls: Mapping[str, str] | None = None, *,
-                        request_timeout: float = 10.0,
-                        max_retries: int = 1, http: httpx.AsyncClient | None = None
-                        ) -> dict[str, bool | CeligoError]:
-    """Ask every region's tokenInfo with ``token``: True = accepted there, False = "Bearer Authentication
-    Failed" there, a CeligoError = could not tell (network, 5xx, ...). A token that is False in its
-    configured region and True in another is in the wrong region."""
-    urls = dict(base_urls or REGION_BASE_URLS)
-
-    async def one(region: str, url: str) -> bool | CeligoError:
-        client = CeligoClient(token, region=region if region in REGION_BASE_URLS else "us", base_url=url,
-                              timeout=request_timeout, max_retries=max_retries, http=http)
-        try:
-            await client.token_info()
-            return True
-        except Unauthorized as exc:
-            return False if exc.reason == "authentication_failed" else exc
-        except CeligoError as exc:
-            return exc
-        finally:
-            await client.aclose()
-
-    results = await asyncio.gather(*(one(region, url) for region, url in urls.items()))
-    return dict(zip(urls, results, strict=True))

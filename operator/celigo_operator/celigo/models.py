@@ -2,8 +2,8 @@
 
 Models are lenient where Celigo is loose (missing or null fields get empty defaults; unknown access levels
 are kept as strings, not rejected) and strict where we rely on shape (ids are required strings). They are
-read models: a PUT body is built from the raw JSON a GET returned (see ``AShare.put_body``), so fields this
-client does not model survive a GET-modify-PUT round trip.
+read models only: a full-replace PUT must be built from the raw JSON a GET returned (as
+``CeligoClient.revoke_access_token`` does), never from a model, or the fields it does not model are cleared.
 """
 
 from __future__ import annotations
@@ -35,10 +35,6 @@ ACCESS_LEVELS: tuple[str, ...] = ("monitor", "manage", "administrator")
 INTEGRATION_ACCESS_LEVELS: tuple[str, ...] = ("monitor", "manage")
 #: There is no roles endpoint: the connector's roles are the three account access levels.
 ROLES: tuple[str, ...] = ("administrator", "manage", "monitor")
-#: The fields of an ashare a PUT replaces (all others are read-only).
-MUTABLE_SHARE_FIELDS: tuple[str, ...] = ("accessLevel", "integrationAccessLevel", "accountSSORequired",
-                                         "accountMFARequired")
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
@@ -107,22 +103,6 @@ class AShare(_Model):
     @property
     def email(self) -> str | None:
         return self.shared_with_user.email if self.shared_with_user else None
-
-    def put_body(self, **changes: Any) -> dict[str, Any]:
-        """A full-replace PUT body keeping every mutable field as is, with ``changes`` (Celigo names)
-        applied. ``accessLevel=None`` makes an integration-only user."""
-        body: dict[str, Any] = {
-            "integrationAccessLevel": [e.model_dump(by_alias=True) for e in self.integration_access_level],
-            "accountSSORequired": self.account_sso_required,
-            "accountMFARequired": self.account_mfa_required,
-        }
-        if self.access_level is not None:
-            body["accessLevel"] = self.access_level
-        unknown = set(changes) - set(MUTABLE_SHARE_FIELDS)
-        if unknown:
-            raise ValueError(f"not mutable through PUT /v1/ashares: {sorted(unknown)}")
-        body.update(changes)
-        return {k: v for k, v in body.items() if not (k == "accessLevel" and v is None)}
 
 
 class UserSummary(_Model):
@@ -200,8 +180,9 @@ class Inventory(_Model):
 
 
 class AccessToken(_Model):
-    """An ``accesstokens`` record. ``token`` is masked in lists; the real value only comes from
-    ``display``/``generate``, which the client returns as a plain string, never inside a model."""
+    """An ``accesstokens`` record. ``token`` is masked in reads; a real value (in a create answer or from
+    ``display``) is returned by the client as a plain string, never inside a model. The scope is
+    ``fullAccess`` or Celigo's lists (``_connectionIds``, ``_exportIds``, ...), kept as extra fields."""
 
     model_config = ConfigDict(populate_by_name=True, extra="allow")
 
@@ -210,13 +191,7 @@ class AccessToken(_Model):
     description: str | None = None
     token: str | None = Field(default=None, repr=False)
     full_access: bool | None = Field(default=None, alias="fullAccess")
-    integration_ids: list[str] = Field(default_factory=list, alias="_integrationIds")
     revoked: bool = False
     auto_purge_at: datetime | None = Field(default=None, alias="autoPurgeAt")
     created_at: datetime | None = Field(default=None, alias="createdAt")
     last_modified: datetime | None = Field(default=None, alias="lastModified")
-
-    @field_validator("integration_ids", mode="before")
-    @classmethod
-    def _null_list(cls, value: Any) -> Any:
-        return [] if value is None else value
