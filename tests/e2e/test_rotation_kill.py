@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from celigo_operator.conductorone.auth import TOKEN_PATH
+from celigo_operator.conductorone.client import ROTATE_PATH
 from celigo_operator.rotation import FLOW_STEPS, Flow, Step
 from celigo_testkit.fake_celigo import Fault
 from celigo_testkit.fake_conductorone import Fault as C1Fault
@@ -45,7 +46,7 @@ def _c1_base(s: Setup) -> str:
 
 #: The request each step is followed by, as a fault that holds it until `gate` is set.
 KILL_POINTS: dict[tuple[Flow, Step], Callable[[Setup, threading.Event], Any]] = {
-    (Flow.CONDUCTORONE, Step.REQUESTING): lambda s, g: C1Fault(path_prefix=_c1_base(s), method="POST", hold=g),
+    (Flow.CONDUCTORONE, Step.REQUESTING): lambda s, g: C1Fault(path_prefix=ROTATE_PATH, method="POST", hold=g),
     (Flow.CONDUCTORONE, Step.STORED): lambda s, g: C1Fault(
         path_prefix=TOKEN_PATH, method="POST", client_kind="connector", hold=g
     ),
