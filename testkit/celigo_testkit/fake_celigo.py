@@ -168,6 +168,8 @@ class Fault:
     path_prefix: str | None = None
     status: int | None = None
     times: int | None = 1
+    #: Also require the path to end with this (e.g. "/display" for any token id).
+    path_suffix: str | None = None
     retry_after: float | None = None
     delay: float = 0.0
     body: str | bytes | dict | list | None = None
@@ -193,6 +195,8 @@ class Fault:
         if self.region is not None and self.region != region:
             return False
         if self.method is not None and self.method.upper() != method:
+            return False
+        if self.path_suffix is not None and not path.endswith(self.path_suffix):
             return False
         return self.path_prefix is None or path.startswith(self.path_prefix)
 

@@ -146,3 +146,38 @@ def test_new_token_refused_repeatedly_is_revoked_and_the_old_one_kept(w: World) 
     made = [r for r in w.celigo.account("us").access_tokens.values()
             if (r["name"] or "").startswith(f"celigo-operator {s.ns}/")]
     assert len(made) == 1 and made[0]["revoked"], "the refused new token was revoked"
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_unreadable_new_token_is_revoked_at_once(w: World, status: int) -> None:
+    """Fail safe: Celigo created the token but `display` (in no public doc) refused to show its value. The
+    token is revoked at once, never left live; the rotation says so and stops asking."""
+    s = rotating_connector(w, c1=False, celigo=True)
+    w.celigo.inject(Fault(path_prefix="/v1/accesstokens/", path_suffix="/display", status=status, times=None))
+    rotate_now(w, s.ns)
+    cond = w.wait_condition(s.ns, "celigo", "Rotation", "False", "RotationUnsupported", timeout=30)
+    assert "revoked that token at once" in cond["message"] and "by hand" in cond["message"]
+    made = [r for r in w.celigo.account("us").access_tokens.values()
+            if (r["name"] or "").startswith(f"celigo-operator {s.ns}/")]
+    assert len(made) == 1 and made[0]["revoked"], "the token nobody could read was revoked"
+    assert connector_values(w, s.ns)["BATON_CELIGO_ACCESS_TOKEN"] == s.token
+    assert not w.celigo.token_record(s.token)["revoked"], "the token in use stays live"
+    rot = rotation(w, s.ns)
+    assert rot["celigo"]["lastResult"] == "Unsupported" and not rot["celigo"].get("created")
+    assert any(e["reason"] == "UnusableCredentialRevoked" for e in w.events(s.ns))
+    w.wait_ready(s.ns)
+
+
+def test_a_token_shown_only_at_creation_needs_no_display(w: World) -> None:
+    """If Celigo shows the value in the create answer, the flow uses it and never calls `display`."""
+    s = rotating_connector(w, c1=False, celigo=True)
+    w.celigo.token_on_create, w.celigo.display_api = True, False
+    try:
+        value = rotate_now(w, s.ns)
+        rot = wait_idle(w, s.ns, value, "celigo")
+    finally:
+        w.celigo.token_on_create, w.celigo.display_api = False, True
+    token = connector_values(w, s.ns)["BATON_CELIGO_ACCESS_TOKEN"]
+    assert w.celigo.token_record(token)["_id"] == rot["celigo"]["current"]["id"]
+    assert w.celigo.token_record(s.token)["revoked"]
+    assert w.celigo.count(prefix=f"/v1/accesstokens/{rot['celigo']['current']['id']}/display") == 0
