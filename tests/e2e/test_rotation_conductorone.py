@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from celigo_operator.conductorone.auth import TOKEN_PATH
+from celigo_operator.conductorone.client import ROTATE_PATH
 from celigo_testkit.fake_conductorone import Fault as C1Fault
 from celigo_testkit.harness import wait_for
 from e2e.test_rotation_support import (
@@ -76,16 +77,19 @@ def test_rotate_now_rotates_rolls_and_revokes_the_old(w: World) -> None:
 
 
 def _base(s: Setup) -> str:
+    """Where one credential of the connector is read (GET) and revoked (POST): + /{id}."""
     return f"/api/v1/apps/{s.app}/connectors/{s.connector}/credentials"
 
 
 FAILURES = {
-    "rotate-5xx": ("Requesting", lambda s: C1Fault(path_prefix=_base(s), method="POST", status=503, times=None)),
+    "rotate-5xx": ("Requesting", lambda s: C1Fault(path_prefix=ROTATE_PATH, method="POST", status=503, times=None)),
     "rotate-429": (
         "Requesting",
-        lambda s: C1Fault(path_prefix=_base(s), method="POST", status=429, retry_after=1, times=None),
+        lambda s: C1Fault(path_prefix=ROTATE_PATH, method="POST", status=429, retry_after=1, times=None),
     ),
-    "rotate-timeout": ("Requesting", lambda s: C1Fault(path_prefix=_base(s), method="POST", timeout=True, times=None)),
+    "rotate-timeout": (
+        "Requesting", lambda s: C1Fault(path_prefix=ROTATE_PATH, method="POST", timeout=True, times=None)
+    ),
     "verify-5xx": (
         "Stored",
         lambda s: C1Fault(path_prefix=TOKEN_PATH, method="POST", client_kind="connector", status=503, times=None),
