@@ -860,15 +860,11 @@ class Core:
         return final
 
     def _dependents(self, uid: str) -> list[tuple[str, dict]]:
-        return [
-            (r, o)
-            for r, o in self.store.all_objects()
-            if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or [])
-        ]
+        return self.store.dependents(uid)
 
     def _foreground(self, ctx: WriteContext) -> None:
         """Objects deleted with propagationPolicy=Foreground go once their dependents are gone."""
-        for resource, obj in list(self.store.all_objects()):
+        for resource, obj in self.store.terminating():
             meta = obj["metadata"]
             if not meta.get("deletionTimestamp") or FOREGROUND not in (meta.get("finalizers") or []):
                 continue
@@ -893,7 +889,7 @@ class Core:
             self.update(info, obj, new, ctx, None)
 
     def _orphan(self, uid: str) -> None:
-        for resource, obj in self.store.all_objects():
+        for resource, obj in self.store.dependents(uid):
             refs = obj["metadata"].get("ownerReferences") or []
             if any(r.get("uid") == uid for r in refs):
                 new = copy.deepcopy(obj)
@@ -929,7 +925,13 @@ class Core:
             return
         self.gc_dirty = False
         ctx = WriteContext(manager="kube-controller-manager")
-        for resource, obj in list(self.store.all_objects()):
+        # Only dependents of owners that are gone can be garbage (the store indexes them by owner uid).
+        candidates = {
+            (resource, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]): (resource, obj)
+            for uid in self.store.dangling_owners()
+            for resource, obj in self.store.dependents(uid)
+        }
+        for _key, (resource, obj) in sorted(candidates.items()):
             refs = obj["metadata"].get("ownerReferences") or []
             if not refs or obj["metadata"].get("deletionTimestamp"):
                 continue

@@ -72,6 +72,11 @@ class Store:
         self._rv = first_rv
         self._data: dict[str, dict[ObjKey, dict]] = {}
         self._uids: dict[str, tuple[str, ObjKey]] = {}
+        # Indexes, kept in step with _data by put/remove, so the controllers' lookups cost O(result):
+        self._by_ns: dict[str, dict[str, set[str]]] = {}  # resource -> namespace -> names
+        self._children: dict[str, set[tuple[str, ObjKey]]] = {}  # owner uid -> (resource, key) naming it
+        self._dangling: set[str] = set()  # owner uids named by an ownerReference but not stored
+        self._terminating: set[tuple[str, ObjKey]] = set()  # objects with a deletionTimestamp
         self.hub = WatchHub(history=history)
         self._listeners: list[Callable[[ChangeEvent], None]] = []
 
@@ -91,8 +96,27 @@ class Store:
     def items(self, resource: str, namespace: str | None = None) -> list[dict]:
         """Objects of one resource sorted by (namespace, name); namespace None means all."""
         bucket = self._data.get(resource, {})
-        keys = sorted(k for k in bucket if namespace is None or k[0] == namespace)
-        return [bucket[k] for k in keys]
+        if namespace is None:
+            return [bucket[k] for k in sorted(bucket)]
+        names = self._by_ns.get(resource, {}).get(namespace, ())
+        return [bucket[(namespace, n)] for n in sorted(names)]
+
+    def dependents(self, owner_uid: str, resource: str | None = None) -> list[tuple[str, dict]]:
+        """(resource, object) of the objects whose ownerReferences name owner_uid, sorted by resource and
+        (namespace, name); resource narrows them to one resource. Costs O(dependents), not O(objects)."""
+        keys = sorted(
+            k for k in self._children.get(owner_uid, ()) if resource is None or k[0] == resource
+        )
+        return [(r, self._data[r][key]) for r, key in keys]
+
+    def dangling_owners(self) -> list[str]:
+        """Owner uids that some stored object's ownerReferences name but no stored object has (what the
+        garbage collector must look at), sorted."""
+        return sorted(self._dangling)
+
+    def terminating(self) -> list[tuple[str, dict]]:
+        """(resource, object) of every stored object that has a deletionTimestamp, sorted."""
+        return [(r, self._data[r][key]) for r, key in sorted(self._terminating)]
 
     def resources(self) -> list[str]:
         """group_resource names that hold at least one object."""
@@ -123,8 +147,14 @@ class Store:
         stored = copy.deepcopy(obj)
         stored["metadata"]["resourceVersion"] = str(rv)
         bucket[key] = stored
+        if old is None:
+            self._by_ns.setdefault(resource, {}).setdefault(key[0], set()).add(key[1])
+        else:
+            self._unindex(resource, key, old, keep_name=True)
         if meta.get("uid"):
             self._uids[meta["uid"]] = (resource, key)
+            self._dangling.discard(meta["uid"])
+        self._index(resource, key, stored)
         self._publish(ChangeEvent(rv, "MODIFIED" if old is not None else "ADDED", resource, stored, old))
         return stored
 
@@ -137,9 +167,43 @@ class Store:
         rv = self.next_rv()
         final = copy.deepcopy(old)
         final["metadata"]["resourceVersion"] = str(rv)
-        self._uids.pop(old["metadata"].get("uid", ""), None)
+        uid = old["metadata"].get("uid", "")
+        self._uids.pop(uid, None)
+        self._unindex(resource, (namespace, name), old, keep_name=False)
+        if uid and uid in self._children:
+            self._dangling.add(uid)
         self._publish(ChangeEvent(rv, "DELETED", resource, final, old))
         return final
+
+    @staticmethod
+    def _owner_uids(obj: dict) -> set[str]:
+        # A reference without a uid is indexed under "" (no object has it, so GC treats it as gone, as before).
+        return {str(r.get("uid") or "") for r in obj["metadata"].get("ownerReferences") or []}
+
+    def _index(self, resource: str, key: ObjKey, obj: dict) -> None:
+        for uid in self._owner_uids(obj):
+            self._children.setdefault(uid, set()).add((resource, key))
+            if uid not in self._uids:
+                self._dangling.add(uid)
+        if obj["metadata"].get("deletionTimestamp"):
+            self._terminating.add((resource, key))
+
+    def _unindex(self, resource: str, key: ObjKey, obj: dict, *, keep_name: bool) -> None:
+        if not keep_name:
+            names = self._by_ns.get(resource, {}).get(key[0])
+            if names is not None:
+                names.discard(key[1])
+                if not names:
+                    del self._by_ns[resource][key[0]]
+        for uid in self._owner_uids(obj):
+            children = self._children.get(uid)
+            if children is None:
+                continue
+            children.discard((resource, key))
+            if not children:
+                del self._children[uid]
+                self._dangling.discard(uid)
+        self._terminating.discard((resource, key))
 
     def _publish(self, ev: ChangeEvent) -> None:
         self.hub.publish(ev)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import copy
 import hashlib
+import heapq
 import logging
 import math
 import random
@@ -36,6 +37,12 @@ PODS = "pods"
 WATCHED = {DEPLOYMENTS, REPLICASETS, PODS, "secrets", "configmaps"}
 FAILURE_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "CreateContainerConfigError")
 REVISION = "deployment.kubernetes.io/revision"
+#: One turn syncs the due keys in this order: Deployments, then ReplicaSets (including those a Deployment
+#: sync just scaled), then pods (including those just created), like one pass of the controllers did before
+#: they had a queue; so an old ReplicaSet scales down in the same turn its Deployment lowered it, before
+#: the Deployment surges the new one again.
+PHASES = (DEPLOYMENTS, REPLICASETS, PODS)
+Key = tuple[str, str, str]  # (group_resource, namespace, name) of a Deployment, ReplicaSet or Pod
 
 
 def template_hash(template: dict) -> str:
@@ -73,7 +80,19 @@ def _condition(conds: list[dict], ctype: str) -> dict | None:
 
 
 class WorkloadController:
-    """Deployment + ReplicaSet controllers and a kubelet, woken by store changes and its own timers."""
+    """Deployment + ReplicaSet controllers and a kubelet, woken by store changes and its own timers.
+
+    Like the real controllers it works from a queue of object keys, not from the world: a stored change
+    enqueues the objects it can affect (the object itself, its owning ReplicaSet and Deployment, the pods
+    that reference a changed Secret/ConfigMap), and timers (rollout delay, minReadySeconds, progress
+    deadline, crash-loop restarts) enqueue their own key when due. So the work per change is bounded by
+    the objects it touches, whatever the number of objects stored. A key whose sync fails is logged and
+    retried with a bounded exponential backoff; it never holds up the other keys.
+    """
+
+    BATCH = 256  # keys synced per turn before yielding to the event loop (HTTP handlers, watches)
+    BACKOFF_BASE = 0.05  # seconds before the first retry of a failed key; doubles per failure ...
+    BACKOFF_MAX = 2.0  # ... up to this
 
     def __init__(
         self, core: Core, settings: EmulatorSettings, call_soon: Callable[[Callable[[], Any]], Any]
@@ -88,6 +107,14 @@ class WorkloadController:
         self._progress: dict[str, tuple[tuple[Any, ...], float]] = {}  # deployment uid -> (state, since)
         self._ctx_kcm = WriteContext(manager="kube-controller-manager")
         self._ctx_kubelet = WriteContext(manager="kubelet")
+        self._queue: dict[Key, float] = {}  # key -> monotonic time it is due (0.0: now)
+        # per resource, (due, key); an entry whose due differs from _queue[key] is stale
+        self._heaps: dict[str, list[tuple[float, Key]]] = {r: [] for r in PHASES}
+        self._failures: dict[Key, int] = {}  # key -> consecutive failed syncs
+        # (resource, namespace, name) of a Secret/ConfigMap -> names of the pods whose containers read it
+        self._config_users: dict[tuple[str, str, str], set[str]] = {}
+        self.examined = 0  # objects looked at by syncs (keys synced + owned objects listed); tests read it
+        core.store.add_listener(self._on_change)
 
     # ---- public, thread-safe ---------------------------------------------------------------------
     def crash_loop(
@@ -109,6 +136,7 @@ class WorkloadController:
             self._modes[(namespace, deployment)] = mode
         for pod in self.core.store.items(PODS, namespace):
             self._due[pod["metadata"]["uid"]] = 0.0
+            self._add((PODS, namespace, pod["metadata"]["name"]), 0.0)
         self.poke()
 
     def poke(self) -> None:
@@ -118,11 +146,11 @@ class WorkloadController:
     # ---- loop ------------------------------------------------------------------------------------
     async def run(self) -> None:
         self._wake = asyncio.Event()
-        self.core.store.add_listener(self._on_change)
+        self.enqueue_all()  # the informers' initial list: whatever was stored before the loop started
         while True:
             self._wake.clear()
             try:
-                next_due = self.reconcile()
+                next_due = self.process()
             except Exception:  # a bug must not silently stop every rollout for the rest of the run
                 log.exception("kube emulator: workload reconcile failed")
                 next_due = time.monotonic() + self.settings.rollout_delay
@@ -134,40 +162,180 @@ class WorkloadController:
             finally:
                 waiter.cancel()
 
+    def enqueue_all(self) -> None:
+        """Queue every Deployment, ReplicaSet and Pod (a resync; the change feed keeps the queue after)."""
+        for resource in (DEPLOYMENTS, REPLICASETS, PODS):
+            for obj in self.core.store.items(resource):
+                self._add(self._key(resource, obj), 0.0)
+                if resource == PODS:
+                    self._index_config_users(obj, None)
+
+    def _add(self, key: Key, at: float) -> None:
+        cur = self._queue.get(key)
+        if cur is not None and cur <= at:
+            return
+        self._queue[key] = at
+        heapq.heappush(self._heaps[key[0]], (at, key))
+
+    @staticmethod
+    def _key(resource: str, obj: dict) -> Key:
+        return (resource, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
     def _on_change(self, ev: ChangeEvent) -> None:
-        if ev.resource in WATCHED:
-            self.poke()
+        """Enqueue what this change can affect (synchronously, in the writer's turn; nothing is synced here)."""
+        if ev.resource not in WATCHED:
+            return
+        obj = ev.obj
+        meta = obj["metadata"]
+        ns = meta.get("namespace", "")
+        deleted = ev.type == "DELETED"
+        if ev.resource == DEPLOYMENTS:
+            self._add(self._key(DEPLOYMENTS, obj), 0.0)
+            if deleted:
+                self._progress.pop(meta.get("uid", ""), None)
+        elif ev.resource == REPLICASETS:
+            self._add(self._key(REPLICASETS, obj), 0.0)
+            for o in (obj, ev.old):
+                for ref in (o or {}).get("metadata", {}).get("ownerReferences") or []:
+                    if ref.get("kind") == "Deployment":
+                        self._add((DEPLOYMENTS, ns, str(ref.get("name", ""))), 0.0)
+        elif ev.resource == PODS:
+            if deleted:
+                uid = meta.get("uid", "")
+                self._due.pop(uid, None)
+                self._ready_since.pop(uid, None)
+                self._failures.pop(self._key(PODS, obj), None)
+            else:
+                self._add(self._key(PODS, obj), 0.0)
+            self._index_config_users(obj if not deleted else None, ev.old)
+            for o in (obj, ev.old):
+                for ref in (o or {}).get("metadata", {}).get("ownerReferences") or []:
+                    if ref.get("kind") != "ReplicaSet":
+                        continue
+                    rs_name = str(ref.get("name", ""))
+                    self._add((REPLICASETS, ns, rs_name), 0.0)
+                    rs = self.core.store.get(REPLICASETS, ns, rs_name)
+                    for rref in (rs or {}).get("metadata", {}).get("ownerReferences") or []:
+                        if rref.get("kind") == "Deployment":
+                            self._add((DEPLOYMENTS, ns, str(rref.get("name", ""))), 0.0)
+        else:  # a Secret or ConfigMap: the kubelet rechecks the pods that read it
+            for name in sorted(self._config_users.get((ev.resource, ns, meta["name"]), ())):
+                self._add((PODS, ns, name), 0.0)
+        self.poke()
+
+    @staticmethod
+    def _config_refs(pod: dict) -> set[tuple[str, str]]:
+        """(resource, name) of every Secret/ConfigMap the pod's containers read (what _missing_config checks)."""
+        spec = pod.get("spec") or {}
+        refs: set[tuple[str, str]] = set()
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            for src in c.get("envFrom") or []:
+                for kind, resource in (("secretRef", "secrets"), ("configMapRef", "configmaps")):
+                    if src.get(kind):
+                        refs.add((resource, str(src[kind].get("name", ""))))
+            for env in c.get("env") or []:
+                vf = env.get("valueFrom") or {}
+                for kind, resource in (("secretKeyRef", "secrets"), ("configMapKeyRef", "configmaps")):
+                    if vf.get(kind):
+                        refs.add((resource, str(vf[kind].get("name", ""))))
+        return refs
+
+    def _index_config_users(self, new: dict | None, old: dict | None) -> None:
+        for pod, add in ((old, False), (new, True)):
+            if pod is None:
+                continue
+            ns, name = pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
+            for resource, ref in self._config_refs(pod):
+                users_key = (resource, ns, ref)
+                if add:
+                    self._config_users.setdefault(users_key, set()).add(name)
+                    continue
+                users = self._config_users.get(users_key)
+                if users is not None:
+                    users.discard(name)
+                    if not users:
+                        del self._config_users[users_key]
 
     def _info(self, group_resource: str) -> ResourceInfo:
         info = self.core.registry.by_group_resource(group_resource)
         assert info is not None
         return info
 
-    def reconcile(self) -> float | None:
-        """One pass over every Deployment, ReplicaSet and Pod; returns when to look again."""
-        now = time.monotonic()
+    def pending(self) -> int:
+        """Keys queued (due now or later)."""
+        return len(self._queue)
+
+    def process(self, now: float | None = None) -> float | None:
+        """Sync the keys due by `now` (at most BATCH per resource), Deployments first, then ReplicaSets,
+        then pods; returns when the next key is due (None: nothing queued)."""
+        now = time.monotonic() if now is None else now
+        for resource in PHASES:
+            heap = self._heaps[resource]
+            batch: list[Key] = []
+            while heap and heap[0][0] <= now and len(batch) < self.BATCH:
+                at, key = heapq.heappop(heap)
+                if self._queue.get(key) != at:
+                    continue  # stale: the key was re-queued earlier, or already synced
+                del self._queue[key]
+                batch.append(key)
+            for key in sorted(batch):
+                self._sync_key(key, now)
+        due = []
+        for heap in self._heaps.values():
+            while heap and self._queue.get(heap[0][1]) != heap[0][0]:
+                heapq.heappop(heap)  # drop stale entries so the next wake-up is a real one
+            if heap:
+                due.append(heap[0][0])
+        return min(due) if due else None
+
+    def _sync_key(self, key: Key, now: float) -> None:
         wakeups: list[float] = []
-        for dep in self.core.store.items(DEPLOYMENTS):
-            self._sync_deployment(dep, now, wakeups)
-        for rs in self.core.store.items(REPLICASETS):
-            self._sync_replicaset(rs, now, wakeups)
-        for pod in self.core.store.items(PODS):
-            self._kubelet(pod, now, wakeups)
-        live = {p["metadata"]["uid"] for p in self.core.store.items(PODS)}
-        for uid in list(self._due):
-            if uid not in live:
-                self._due.pop(uid, None)
-                self._ready_since.pop(uid, None)
-        return min(wakeups) if wakeups else None
+        try:
+            self._sync(key, now, wakeups)
+        except Exception as exc:
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            delay = min(self.BACKOFF_MAX, self.BACKOFF_BASE * 2 ** min(failures - 1, 30))
+            level = logging.WARNING if failures & (failures - 1) == 0 else logging.DEBUG
+            log.log(
+                level,
+                "kube emulator: syncing %s %s/%s failed (%d in a row), retrying in %.2fs: %s",
+                *key,
+                failures,
+                delay,
+                exc,
+                exc_info=not isinstance(exc, errors.ApiError),
+            )
+            self._add(key, now + delay)
+            return
+        self._failures.pop(key, None)
+        if wakeups:
+            self._add(key, min(wakeups))
+
+    def _sync(self, key: Key, now: float, wakeups: list[float]) -> None:
+        resource, ns, name = key
+        obj = self.core.store.get(resource, ns, name)
+        if obj is None:
+            return
+        self.examined += 1
+        if resource == DEPLOYMENTS:
+            self._sync_deployment(obj, now, wakeups)
+        elif resource == REPLICASETS:
+            self._sync_replicaset(obj, now, wakeups)
+        else:
+            self._kubelet(obj, now, wakeups)
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _owned(self, resource: str, owner: dict) -> list[dict]:
         uid = owner["metadata"]["uid"]
         ns = owner["metadata"].get("namespace", "")
+        found = self.core.store.dependents(uid, resource)
+        self.examined += len(found)
         return [
             o
-            for o in self.core.store.items(resource, ns)
-            if any(
+            for _, o in found
+            if o["metadata"].get("namespace", "") == ns
+            and any(
                 r.get("uid") == uid and r.get("controller")
                 for r in o["metadata"].get("ownerReferences") or []
             )
@@ -517,6 +685,7 @@ class WorkloadController:
         pods = [p for p in self._owned(PODS, rs) if not p["metadata"].get("deletionTimestamp")]
         pod_info = self._info(PODS)
         ns = rs["metadata"].get("namespace", "")
+        refused: errors.ApiError | None = None
         if len(pods) < want:
             template = (rs.get("spec") or {}).get("template") or {}
             for _ in range(want - len(pods)):
@@ -532,7 +701,8 @@ class WorkloadController:
                 }
                 try:
                     pod = self.core.create(pod_info, ns, body, self._ctx_kcm)
-                except errors.ApiError:
+                except errors.ApiError as exc:
+                    refused = exc  # status still written below; the key is retried with backoff
                     break
                 self._event(
                     rs,
@@ -569,6 +739,8 @@ class WorkloadController:
             status["availableReplicas"] = available
         status["observedGeneration"] = rs["metadata"].get("generation", 1)
         self._write_status(REPLICASETS, rs, status, self._ctx_kcm)
+        if refused is not None:
+            raise refused
 
     # ---- kubelet ---------------------------------------------------------------------------------
     def _missing_config(self, pod: dict) -> str | None:
