@@ -151,6 +151,7 @@ class HealthChecker:
             event_hooks={"response": [metrics.httpx_response_hook("conductorone")]},
         )
         self._limiters: dict[str, celigo.RateLimiter] = {}
+        self._limiter_of: dict[str, str] = {}  # connector uid -> the limiter key it checks with
         # token key -> account key, once tokenInfo named the token's user: then _limiters is keyed by account.
         self._account_of: dict[str, str] = {}
         self._c1_clients: OrderedDict[str, ConductorOneClient] = OrderedDict()
@@ -187,6 +188,17 @@ class HealthChecker:
     def _limiter_key(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
 
+    def forget(self, uid: str) -> None:
+        """A deleted connector: its schedule entry goes, and its limiter once no other connector uses it."""
+        self.schedule.forget(uid)
+        key = self._limiter_of.pop(uid, None)
+        remaining = set(self._limiter_of.values())
+        if key is None or key in remaining:
+            return
+        resolved = self._account_of.pop(key, key)
+        if resolved not in {self._account_of.get(k, k) for k in remaining}:
+            self._limiters.pop(resolved, None)
+
     def celigo_limiter(self, token: str) -> celigo.RateLimiter:
         """The limiter of the token's Celigo account (of the token itself until tokenInfo named its user)."""
         key = self._limiter_key(token)
@@ -214,13 +226,18 @@ class HealthChecker:
             rate_limiter=self.celigo_limiter(token),
         )
 
-    async def check_celigo(self, region: str, token: str, *, inventory: bool = True) -> CeligoHealth:
+    async def check_celigo(
+        self, region: str, token: str, *, inventory: bool = True, uid: str | None = None
+    ) -> CeligoHealth:
         """tokenInfo in `region` (and, on 401, in the other one), then the inventory.
 
         Callers asking about the same token and region at the same time share one check (a thousand
         connectors on one account cost one set of calls), and at most `celigo_concurrency` checks run at
         once, so a burst queues here instead of in the HTTP pool, where requests would time out waiting.
+        ``uid`` names the connector asking, so its limiter can be dropped when the last user is deleted.
         """
+        if uid is not None:
+            self._limiter_of[uid] = self._limiter_key(token)
         key = hashlib.sha256(f"{region}\0{token}\0{inventory}".encode()).hexdigest()
         task = self._inflight.get(key)
         if task is None:

@@ -204,7 +204,7 @@ class Reconciler:
 
         if due:
             if celigo is None and creds is not None:
-                celigo = await self.health.check_celigo(spec.region, creds.access_token)
+                celigo = await self.health.check_celigo(spec.region, creds.access_token, uid=owner.uid)
             if celigo is not None:
                 computed.append(celigo.reachable)
                 if celigo.credentials is not None and creds_cond is None:
@@ -273,7 +273,7 @@ class Reconciler:
             )
         if version == cred_status.get("rejectedVersion") and not due:
             return None, None, None
-        checked = await self.health.check_celigo(spec.region, creds.access_token)
+        checked = await self.health.check_celigo(spec.region, creds.access_token, uid=owner.uid)
         if checked.token_accepted:
             cred_status["rejectedVersion"] = None
             status["credentials"] = cred_status
