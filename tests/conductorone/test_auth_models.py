@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from celigo_operator.celigo.client import parse_retry_after  # the one copy, shared by both clients
 from celigo_operator.conductorone import ConnectorSyncStatus, Credential, MalformedResponse, SyncStatus
 from celigo_operator.conductorone.auth import (
     ASSERTION_TYPE,
@@ -21,6 +20,7 @@ from celigo_operator.conductorone.client import ConductorOneClient
 from celigo_operator.conductorone.errors import RateLimited, Unavailable
 from celigo_operator.conductorone.models import parse_timestamp
 from celigo_operator.credentials import parse_client_id, parse_client_secret
+from celigo_operator.retry_after import parse_retry_after  # the one copy, shared by both clients
 from celigo_testkit.credentials import generate_client_credentials
 
 

@@ -17,7 +17,6 @@ to tell the two apart.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 import threading
@@ -31,6 +30,8 @@ from urllib.parse import urljoin
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from celigo_operator.retry_after import parse_retry_after
 
 from .errors import (
     CeligoError,
@@ -131,27 +132,6 @@ class RateLimiter:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds (fractions accepted) or an HTTP date; None if absent
-    or unreadable. Both clients (Celigo and ConductorOne) use this one."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = moment.timestamp() - now()
-    if seconds != seconds or seconds == float("inf"):  # NaN / inf
-        return None
-    return max(0.0, seconds)
-
-
 def _valid_token(token: object) -> bool:
     # Header-safe: printable ASCII without spaces. A pasted newline would otherwise make httpx raise an
     # error that quotes the whole header value, token included.

@@ -21,7 +21,6 @@ from urllib.parse import quote
 
 import httpx
 
-from celigo_operator.celigo.client import parse_retry_after
 from celigo_operator.conductorone.auth import (
     DEFAULT_ASSERTION_LIFETIME,
     TOKEN_PATH,
@@ -42,6 +41,7 @@ from celigo_operator.conductorone.errors import (
 )
 from celigo_operator.conductorone.models import ConnectorSyncStatus, Credential, RotatedCredential
 from celigo_operator.credentials import parse_client_id, parse_client_secret
+from celigo_operator.retry_after import parse_retry_after
 
 __all__ = ["ConductorOneClient"]
 
