@@ -417,7 +417,7 @@ class Rotator:
     @staticmethod
     def _backoff_over(rot: Mapping[str, Any], now: datetime) -> bool:
         when = parse_time(rot.get("nextAttemptAt"))
-        return when is None or datetime.now(UTC) >= when
+        return when is None or now >= when
 
     def _finish(
         self, ctx: Context, rot: dict[str, Any], flow: Flow, result: Result, outcome: str = "Succeeded"
