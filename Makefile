@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck crds demo run emulator bench clean
+.PHONY: venv test lint typecheck crds demo run emulator bench clean k8s-assets
 
 venv: $(STAMP)
 
@@ -17,8 +17,21 @@ $(STAMP): pyproject.toml testkit/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]' -e './testkit[pytest]'
 	touch $(STAMP)
 
-test: venv
+test: venv k8s-assets
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The real control plane the tests start (README "Control plane assets"): KUBEBUILDER_ASSETS, or
+# ../shared/k8s/ (unpacked by the testkit) plus etcd on PATH, which root on Debian gets from apt.
+k8s-assets:
+	@if [ -z "$$KUBEBUILDER_ASSETS" ] && ! command -v etcd >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "etcd is missing: installing etcd-server with apt"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; \
+	  else \
+	    echo "etcd is missing; run:  sudo apt-get install -y etcd-server   (or set KUBEBUILDER_ASSETS, see README)"; \
+	    exit 1; \
+	  fi; \
+	fi
 
 lint: venv
 	$(BIN)/ruff check operator testkit tests benchmarks

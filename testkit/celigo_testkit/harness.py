@@ -1,4 +1,4 @@
-"""Run the real operator process and the real kubectl against the emulator (tests, demo, benchmarks).
+"""Run the real operator process and the real kubectl against a cluster (tests, demo, benchmarks).
 
 The operator is started exactly as `make run` starts it (`python -m celigo_operator run`), configured only
 through its documented CELIGO_OPERATOR_* environment, so what the tests see is what users run.
@@ -22,14 +22,17 @@ KUBECTL = os.environ.get("KUBECTL", "kubectl")
 class Kubectl:
     """The real kubectl binary pointed at one kubeconfig."""
 
-    def __init__(self, kubeconfig: str | Path, *, namespace: str | None = None) -> None:
+    def __init__(
+        self, kubeconfig: str | Path, *, namespace: str | None = None, binary: str | Path | None = None
+    ) -> None:
         self.kubeconfig = str(kubeconfig)
         self.namespace = namespace
+        self.binary = str(binary or KUBECTL)  # e.g. the control plane's own kubectl (controlplane.Assets)
 
     def run(
         self, *args: str, check: bool = True, input: str | None = None, timeout: float = 150.0
     ) -> subprocess.CompletedProcess[str]:
-        cmd = [KUBECTL, "--kubeconfig", self.kubeconfig]
+        cmd = [self.binary, "--kubeconfig", self.kubeconfig]
         if self.namespace and "-n" not in args and "--namespace" not in args and "-A" not in args:
             cmd += ["-n", self.namespace]
         result = subprocess.run(

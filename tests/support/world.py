@@ -1,4 +1,11 @@
-"""One emulated cluster, fake Celigo and ConductorOne, and the real operator process, for end-to-end tests."""
+"""One cluster, fake Celigo and ConductorOne, and the real operator process, for end-to-end tests.
+
+The cluster is the emulator or the real control plane (kube-apiserver + etcd + kube-controller-manager and
+a simulated node, shared by the whole session), chosen by `CELIGO_TEST_KUBE` (support/realkube.py). On the
+real one a world installs the CRD when it starts and, when it ends, deletes the CRD (with every
+CeligoConnector), the namespaces it made and what the operator kept in its own namespace, so the next
+world starts as clean as a fresh emulator.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,8 @@ from celigo_testkit.fake_conductorone import FakeConductorOne
 from celigo_testkit.harness import OperatorProcess, operator_env, wait_for
 from celigo_testkit.kube import EmulatorSettings, KubeEmulator
 
+from support.realkube import RealCluster, backend
+
 ROOT = Path(__file__).resolve().parents[2]
 GROUP, VERSION, PLURAL = api.GROUP, api.VERSION, api.PLURAL
 _counter = itertools.count()
@@ -30,10 +39,20 @@ _counter = itertools.count()
 class World:
     """What an end-to-end test talks to; every call goes over HTTP to the emulator or the fakes."""
 
-    def __init__(self, emu: KubeEmulator, celigo: FakeCeligo, c1: FakeConductorOne, workdir: Path) -> None:
+    def __init__(
+        self, emu: KubeEmulator | RealCluster, celigo: FakeCeligo, c1: FakeConductorOne, workdir: Path
+    ) -> None:
+        # `emu` is the emulator, or on the real control plane what stands in for its test hooks
+        # (request_log from the audit log, workload = the simulated kubelet, settings.rollout_delay)
         self.emu, self.celigo, self.c1, self.workdir = emu, celigo, c1, workdir
-        self.kubeconfig = emu.write_kubeconfig(workdir / "kubeconfig")
-        self.api = emu.api_client()
+        self.real = isinstance(emu, RealCluster)
+        self.made_namespaces: list[str] = []
+        if isinstance(emu, RealCluster):
+            self.kubeconfig = emu.cp.write_kubeconfig(workdir / "kubeconfig")
+            self.api = emu.cp.api_client()
+        else:
+            self.kubeconfig = emu.write_kubeconfig(workdir / "kubeconfig")
+            self.api = emu.api_client()
         self.core = k8s.CoreV1Api(self.api)
         self.apps = k8s.AppsV1Api(self.api)
         self.custom = k8s.CustomObjectsApi(self.api)
@@ -46,7 +65,62 @@ class World:
     def install_crd(self, path: Path | None = None) -> None:
         crd = yaml.safe_load((path or ROOT / "crds" / "celigoconnectors.yaml").read_text())
         self.ext.create_custom_resource_definition(crd)
-        self.core.create_namespace({"metadata": {"name": "celigo-operator"}})
+        if self.real:
+            self._wait_established(crd["metadata"]["name"])
+        try:
+            self.core.create_namespace({"metadata": {"name": "celigo-operator"}})
+        except ApiException as exc:
+            if not (self.real and exc.status == 409):  # the real cluster keeps it between worlds
+                raise
+
+    def _wait_established(self, name: str) -> None:
+        def established() -> bool:
+            crd = self.ext.read_custom_resource_definition(name)
+            return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
+
+        wait_for(established, 60, what=f"CRD {name} Established")
+
+    def cleanup_real(self) -> None:
+        """Leave the shared control plane as a fresh world finds it (operators already stopped)."""
+        name = f"{PLURAL}.{GROUP}"
+        try:
+            items = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+        except ApiException:
+            items = []
+        for obj in items:
+            if obj["metadata"].get("finalizers"):
+                try:
+                    self.custom.patch_namespaced_custom_object(
+                        GROUP, VERSION, obj["metadata"]["namespace"], PLURAL, obj["metadata"]["name"],
+                        {"metadata": {"finalizers": None}},
+                    )
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+        try:
+            self.ext.delete_custom_resource_definition(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+        def crd_gone() -> bool:
+            try:
+                self.ext.read_custom_resource_definition(name)
+            except ApiException as exc:
+                return exc.status == 404
+            return False
+
+        wait_for(crd_gone, 120, interval=0.2, what="CRD deleted")
+        for ns in self.made_namespaces:
+            try:
+                self.core.delete_namespace(ns)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        # the operator's own namespace: HMAC key, leader Lease, anything else it keeps
+        self.core.delete_collection_namespaced_secret("celigo-operator")
+        self.core.delete_collection_namespaced_config_map("celigo-operator", field_selector="metadata.name!=kube-root-ca.crt")
+        k8s.CoordinationV1Api(self.api).delete_collection_namespaced_lease("celigo-operator")
 
     def upgrade_crd(self, path: Path | None = None) -> None:
         """Replace the CRD in place, as `kubectl apply` of a newer release would."""
@@ -69,7 +143,19 @@ class World:
     def namespace(self, prefix: str = "t") -> str:
         name = f"{prefix}-{next(_counter)}-{int(time.time() * 1000) % 100000}"
         self.core.create_namespace({"metadata": {"name": name}})
+        self.made_namespaces.append(name)
+        if self.real:  # pods are refused until the namespace's default ServiceAccount exists
+            wait_for(lambda: self._has_default_sa(name), 60, what=f"default ServiceAccount in {name}")
         return name
+
+    def _has_default_sa(self, ns: str) -> bool:
+        try:
+            self.core.read_namespaced_service_account("default", ns)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     # --- credentials ---
     def credentials(self, region: str = "us", token: str | None = None) -> dict[str, str]:
@@ -178,12 +264,20 @@ class World:
 def world(
     workdir: Path, *, start_operator: bool = True, crd: Path | None = None, **operator_env_extra: str
 ) -> Iterator[World]:
-    settings = EmulatorSettings(rollout_delay=0.05, bookmark_interval=1.0, gc_interval=0.02)
     with ExitStack() as stack:
-        emu = stack.enter_context(KubeEmulator(settings=settings))
+        emu: KubeEmulator | RealCluster
+        if backend() == "real":
+            emu = RealCluster()
+            delay = emu.settings.rollout_delay
+            stack.callback(setattr, emu.settings, "rollout_delay", delay)  # a test may slow rollouts
+        else:
+            settings = EmulatorSettings(rollout_delay=0.05, bookmark_interval=1.0, gc_interval=0.02)
+            emu = stack.enter_context(KubeEmulator(settings=settings))
         celigo = stack.enter_context(FakeCeligo())
         c1 = stack.enter_context(FakeConductorOne())
         w = World(emu, celigo, c1, workdir)
+        if w.real:
+            stack.callback(w.cleanup_real)
         w.install_crd(crd)
         stack.callback(lambda: [op.stop() for op in w.started])
         if start_operator:

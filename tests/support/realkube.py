@@ -1,0 +1,46 @@
+"""The e2e suite's backend choice: the real control plane (etcd + kube-apiserver + kube-controller-manager
+with the simulated node) or the emulator. `CELIGO_TEST_KUBE=real|emulator`."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from celigo_testkit import controlplane
+from celigo_testkit.podsim import PodSimulator
+
+DEFAULT_BACKEND = "emulator"
+_sim: PodSimulator | None = None
+_lock = threading.Lock()
+
+
+def backend() -> str:
+    value = os.environ.get("CELIGO_TEST_KUBE", DEFAULT_BACKEND).strip().lower() or DEFAULT_BACKEND
+    if value not in ("real", "emulator"):
+        raise ValueError(f"CELIGO_TEST_KUBE must be real or emulator, not {value!r}")
+    return value
+
+
+def shared_simulator(cp: controlplane.ControlPlane | None = None) -> PodSimulator:
+    """One simulated node per test session, on the shared control plane."""
+    global _sim
+    cp = cp or controlplane.shared()
+    with _lock:
+        if _sim is None or _sim.cp is not cp:
+            _sim = PodSimulator(cp).start()
+        return _sim
+
+
+class RealCluster:
+    """What e2e tests reach through `w.emu` on the real control plane: the same names as the emulator's
+    (`request_log` from the audit log, `workload` = the simulated kubelet, `settings.rollout_delay`)."""
+
+    def __init__(self) -> None:
+        self.cp = controlplane.shared()
+        self.workload = shared_simulator(self.cp)
+        self.settings = self.workload.settings
+
+    @property
+    def request_log(self) -> controlplane.ClientRequestLog:
+        # the audit log backend is blocking: a request is in the file before its answer is sent
+        return self.cp.request_log
