@@ -312,7 +312,7 @@ class CredentialsStatus(_Model):
     version: str | None = Field(None, description="HMAC of the credentials in use.")
     secret_name: str | None = Field(None, description="The operator-owned Secret holding them.")
     rotated_at: str | None = Field(None, description="When the connector last moved to new credentials.")
-    last_rotation_result: str | None = Field(
+    last_rotation_result: Literal["Deployed", "RollingOut", "Succeeded"] | None = Field(
         None, description="Outcome of the last credential change: Deployed, RollingOut or Succeeded."
     )
     rejected_version: str | None = Field(
@@ -346,12 +346,19 @@ class FlowStatus(_Model):
     current: OwnedCredential | None = Field(None, description="The credential the pods should use.")
     previous: OwnedCredential | None = Field(None, description="The credential to revoke once pods moved.")
     pending: OwnedCredential | None = Field(None, description="A new credential, stored, not yet rolled out.")
+    created: OwnedCredential | None = Field(
+        None,
+        description="A new credential made but whose value is not stored yet: journaled before the risky "
+        "call, revoked if the step does not finish.",
+    )
     enabled_at: str | None = Field(None, description="When rotation was first seen enabled (schedule base).")
     last_rotated_at: str | None = Field(None, description="When the last rotation of this flow finished.")
-    last_result: str | None = Field(None, description="Succeeded | Failed | Unsupported | OrphanPossible.")
+    last_result: Literal["Succeeded", "Failed", "Unsupported", "OrphanPossible"] | None = Field(
+        None, description="Succeeded | Failed | Unsupported | OrphanPossible."
+    )
     unsupported: bool | None = Field(None, description="The API refused rotation (403/404): not tried again.")
     requested: bool | None = Field(None, description="A rotation is asked for (annotation or schedule).")
-    requested_by: str | None = Field(None, description="Annotation or Schedule.")
+    requested_by: Literal["Annotation", "Schedule"] | None = Field(None, description="Annotation or Schedule.")
     last_message: str | None = Field(
         None, description="Why the last rotation of this flow failed or stopped."
     )
@@ -371,13 +378,15 @@ class RotationStatus(_Model):
         None, description="Which flow the step belongs to."
     )
     id: str | None = Field(None, description="Id of the running rotation (names its Secret and token).")
-    trigger: str | None = Field(None, description="Why it started: Schedule, Annotation or Expiry.")
+    trigger: Literal["Annotation", "Schedule"] | None = Field(
+        None, description="Why it started: Annotation or Schedule."
+    )
     started_at: str | None = Field(None, description="When the running rotation started.")
     attempts: int | None = Field(None, description="Failed attempts of the current step (backoff).")
     next_attempt_at: str | None = Field(None, description="Not before this time (backoff after failures).")
     last_error: str | None = Field(None, description="Why the last attempt failed.")
     rotate_now: str | None = Field(None, description="The last rotate-now annotation value acted on.")
-    credential_source: str | None = Field(
+    credential_source: Literal["SourceSecret", "Operator"] | None = Field(
         None,
         description="Where the connector's ConductorOne credential comes from: SourceSecret or Operator.",
     )

@@ -171,8 +171,14 @@ class Kube:
             name,
         )
 
-    async def patch_connector_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> dict:
-        """Merge-patch the status subresource (lists such as conditions are replaced whole)."""
+    async def patch_connector_status(
+        self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict:
+        """Merge-patch the status subresource (lists such as conditions are replaced whole); with
+        `resource_version` the write happens only if the object is still at that version (else 409)."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         return dict(
             await self._call(
                 api.KIND,
@@ -183,7 +189,7 @@ class Kube:
                 namespace,
                 api.PLURAL,
                 name,
-                {"status": status},
+                body,
             )
         )
 

@@ -22,6 +22,7 @@ from celigo_operator.config import OperatorConfig
 from celigo_operator.health import CeligoHealth, HealthChecker
 from celigo_operator.kube import Kube, KubeError
 from celigo_operator.manifests import ConnectorCredentials, Owner
+from celigo_operator.outcome import Checkpoint, Event, Outcome, status_model
 from celigo_operator.rotation import Context, RotationSettings, Rotator, merge_credentials
 from celigo_operator.sources import CredentialProblem
 from celigo_operator.waves import WaveGate
@@ -30,15 +31,8 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Event:
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-
-
-@dataclass
-class Outcome:
-    """What one reconcile saw and did."""
+class _Pass:
+    """What one reconcile builds up: the status as a dict while the steps fill it in (typed at the end)."""
 
     status: dict[str, Any]
     events: list[Event] = field(default_factory=list)
@@ -128,8 +122,11 @@ class Reconciler:
         self.rotator = Rotator(kube, config, health, rotation or RotationSettings.from_env())
         self.waves = WaveGate(size=config.upgrade_wave_size, stall_after=config.upgrade_stall_after)
 
-    async def reconcile(self, body: Mapping[str, Any], *, check_now: bool = False) -> Outcome:
-        """Converge one resource. `check_now` forces the Celigo/ConductorOne checks (create, update)."""
+    async def reconcile(
+        self, body: Mapping[str, Any], *, check_now: bool = False, persist: Checkpoint | None = None
+    ) -> Outcome:
+        """Converge one resource. `check_now` forces the Celigo/ConductorOne checks (create, update);
+        `persist` is the status writer's checkpoint for the rotation journal."""
         meta = body.get("metadata") or {}
         owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
         generation = meta.get("generation")
@@ -139,7 +136,7 @@ class Reconciler:
         }
         computed: list[Cond] = []
         drop: list[str] = []
-        outcome = Outcome(status=status)
+        outcome = _Pass(status=status)
 
         try:
             spec = CeligoConnectorSpec.model_validate(body.get("spec") or {})
@@ -192,7 +189,9 @@ class Reconciler:
                 and cred_status.get("version") == manifests.credentials_version(self.hmac_key, creds)
                 and cred_status.get("lastRotationResult") == "Succeeded"
             )
-            ctx = Context(owner=owner, spec=spec, body=body, status=status, rolled=rolled, due=due)
+            ctx = Context(
+                owner=owner, spec=spec, body=body, status=status, rolled=rolled, due=due, persist=persist
+            )
             try:
                 rotated = await self.rotator.advance(ctx)
             except KubeError as exc:
@@ -200,7 +199,7 @@ class Reconciler:
             else:
                 computed += rotated.conditions
                 drop += rotated.drop
-                outcome.events += [Event(n.type, n.reason, n.message) for n in rotated.notes]
+                outcome.events += rotated.notes
 
         if due:
             if celigo is None and creds is not None:
@@ -319,7 +318,7 @@ class Reconciler:
         spec: CeligoConnectorSpec,
         creds: ConnectorCredentials | None,
         status: dict[str, Any],
-        outcome: Outcome,
+        outcome: _Pass,
     ) -> Cond:
         cred_status: dict[str, Any] = dict(status.get("credentials") or {})
         if creds is not None:
@@ -393,7 +392,7 @@ class Reconciler:
             raise ChildConflict("Secret", name)
 
     async def _ensure_deployment(
-        self, owner: Owner, spec: CeligoConnectorSpec, desired: dict[str, Any], outcome: Outcome
+        self, owner: Owner, spec: CeligoConnectorSpec, desired: dict[str, Any], outcome: _Pass
     ) -> tuple[str | None, dict[str, Any]]:
         """Create, repair or leave the Deployment; returns what was done and the object as stored.
 
@@ -432,7 +431,7 @@ class Reconciler:
         body["metadata"].pop("managedFields", None)
         return "Updated", await self.kube.replace_deployment(body)
 
-    def _upgrade_may_roll(self, owner: Owner, spec: CeligoConnectorSpec, outcome: Outcome) -> bool:
+    def _upgrade_may_roll(self, owner: Owner, spec: CeligoConnectorSpec, outcome: _Pass) -> bool:
         """Whether an operator-driven template change may roll now; says why not in OperatorUpgrade."""
         policy = spec.operator_upgrade.policy
         if policy == "Immediate":
@@ -459,7 +458,7 @@ class Reconciler:
         )
         return True
 
-    def _track_upgrade(self, owner: Owner, available: Cond, outcome: Outcome) -> None:
+    def _track_upgrade(self, owner: Owner, available: Cond, outcome: _Pass) -> None:
         """Free the wave slot once the upgraded connector is available; halt the wave if it fails."""
         if owner.uid not in self.waves.rolling:
             return
@@ -548,7 +547,7 @@ class Reconciler:
 
     def _finish(
         self,
-        outcome: Outcome,
+        outcome: _Pass,
         old_status: Mapping[str, Any],
         computed: list[Cond],
         generation: int | None,
@@ -570,7 +569,12 @@ class Reconciler:
                 )
         outcome.status["conditions"] = merged
         outcome.status["observedGeneration"] = generation
-        return outcome
+        return Outcome(
+            status=status_model(outcome.status),
+            events=outcome.events,
+            deployment=outcome.deployment,
+            upgrade=outcome.upgrade,
+        )
 
 
 _WAITING_REASONS = {

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from celigo_operator import api, celigo, manifests, metrics
+from celigo_operator import api, celigo, manifests
 from celigo_operator import conditions as cond
 from celigo_operator.api import CeligoConnectorSpec
 from celigo_operator.conditions import Cond, format_time, parse_time, utcnow
@@ -40,6 +40,7 @@ from celigo_operator.credentials import CredentialFormatError, parse_client_id, 
 from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube, KubeError
 from celigo_operator.manifests import ConnectorCredentials, Owner
+from celigo_operator.outcome import Checkpoint, Event
 from celigo_operator.sources import CredentialProblem, credentials_from_secret, read_keys
 
 log = logging.getLogger(__name__)
@@ -84,21 +85,12 @@ _FLOW_KEY = {Flow.CONDUCTORONE: "conductorOne", Flow.CELIGO: "celigo"}
 
 
 @dataclass
-class Note:
-    """An Event to post: type Normal|Warning, a reason, a message without secrets."""
-
-    type: str
-    reason: str
-    message: str
-
-
-@dataclass
 class Result:
     """What one pass of the state machine decided: conditions to set or drop, Events to post."""
 
     conditions: list[Cond] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
+    notes: list[Event] = field(default_factory=list)
 
 
 class Wait(Exception):
@@ -216,6 +208,7 @@ class Context:
     status: dict[str, Any]  # the status being built; status["rotation"] is kept equal to what was persisted
     rolled: bool  # every pod runs the set built from the journal's current credentials
     due: bool  # the periodic health check is due: a good moment to read expiries
+    persist: Checkpoint | None = None  # the status writer's "store this journal before continuing"
 
 
 def _promote(
@@ -232,7 +225,7 @@ def _promote(
     if not previous and initial_id:
         previous = {"id": initial_id}
     elif not previous:
-        result.notes.append(Note("Normal", "SourceCredentialKept", kept_message))
+        result.notes.append(Event("Normal", "SourceCredentialKept", kept_message))
     state.update(current={**pending, "rotatedAt": utcnow()}, previous=previous, pending=None)
     state["expiresAt"] = pending.get("expiresAt")
     rot["step"] = Step.ROLLING_OUT.value
@@ -343,7 +336,7 @@ class Rotator:
                     lastError=wait.message,
                 )
                 result.notes.append(
-                    Note(
+                    Event(
                         "Warning",
                         "RotationRetrying",
                         f"{wait.message} Attempt {attempts}; next in {delay:g}s.",
@@ -422,7 +415,6 @@ class Rotator:
     def _finish(
         self, ctx: Context, rot: dict[str, Any], flow: Flow, result: Result, outcome: str = "Succeeded"
     ) -> None:
-        metrics.rotated(ctx.owner.namespace, ctx.owner.name, ok=True)
         state = rot[_FLOW_KEY[flow]]
         state.update(
             lastRotatedAt=utcnow(),
@@ -434,22 +426,23 @@ class Rotator:
         )
         rot.update(step=Step.IDLE.value, attempts=0, nextAttemptAt=None, lastError=None, trigger=None)
         result.notes.append(
-            Note("Normal", "RotationSucceeded", f"{flow.value} credential rotated ({outcome}).")
+            Event("Normal", "RotationSucceeded", f"{flow.value} credential rotated ({outcome}).")
         )
 
     def _abandon(
         self, ctx: Context, rot: dict[str, Any], flow: Flow, why: str, result: Result, outcome: str = "Failed"
     ) -> None:
-        metrics.rotated(ctx.owner.namespace, ctx.owner.name, ok=False)
         state = rot[_FLOW_KEY[flow]]
         state.update(lastResult=outcome, requested=None, pending=None, lastMessage=why)
         rot.update(step=Step.IDLE.value, trigger=None)
-        result.notes.append(Note("Warning", "RotationFailed", f"{flow.value} rotation stopped: {why}"))
+        result.notes.append(Event("Warning", "RotationFailed", f"{flow.value} rotation stopped: {why}"))
 
     async def _persist(self, ctx: Context, rot: dict[str, Any]) -> None:
-        """Write the journal now (patch /status): the next step begins only after this returns."""
+        """Hand the journal to the status writer: the next step begins only after it is stored."""
         ctx.status["rotation"] = rot
-        await self.kube.patch_connector_status(ctx.owner.namespace, ctx.owner.name, {"rotation": rot})
+        if ctx.persist is None:
+            raise KubeError(500, "NoWriter", "no status writer to persist the journal", kind=api.KIND)
+        await ctx.persist(rot)
 
     async def _store(
         self, ctx: Context, rot: dict[str, Any], flow: Flow, values: Mapping[str, str], cid: str
@@ -519,7 +512,7 @@ class Rotator:
         if stored is None and rot["id"] not in self._attempted:
             # This rotation's request may have been sent by a process that died before storing the answer.
             result.notes.append(
-                Note(
+                Event(
                     "Warning",
                     "RotationOutcomeUnknown",
                     f"ConductorOne rotation {rot['id']} was interrupted before its answer was stored; ConductorOne may "
@@ -541,7 +534,7 @@ class Rotator:
             except errors.RotateOutcomeUnknown as exc:
                 state["lastResult"] = "OrphanPossible"
                 result.notes.append(
-                    Note(
+                    Event(
                         "Warning",
                         "RotationOutcomeUnknown",
                         f"ConductorOne gave no usable answer to rotation {rot['id']} ({exc.status or 'no status'}); a "
@@ -689,7 +682,7 @@ class Rotator:
         await self._revoke(ctx, rot, flow, created.get("id"), f"the unstored new {label}")
         state["created"] = None
         result.notes.append(
-            Note(
+            Event(
                 "Warning",
                 "UnusableCredentialRevoked",
                 f"The new {label} {created.get('id')} of rotation {rot['id']} was created but its value could not "
@@ -991,7 +984,7 @@ class Rotator:
             message = f"{joined[0].upper()}{joined[1:]}: rotate it before then."
             last = cond.find(ctx.status.get("conditions"), cond.CREDENTIALS_EXPIRING)
             if last is None or last.get("status") != "True":
-                result.notes.append(Note("Warning", "CredentialsExpiring", message))
+                result.notes.append(Event("Warning", "CredentialsExpiring", message))
             result.conditions.append(Cond.true(cond.CREDENTIALS_EXPIRING, "ExpiresSoon", message))
         else:
             result.conditions.append(
@@ -1080,7 +1073,7 @@ class Rotator:
                 if not exc.conflict:
                     raise
 
-    async def finalize(self, body: Mapping[str, Any]) -> Note | None:
+    async def finalize(self, body: Mapping[str, Any]) -> Event | None:
         """On deletion: revoke the ConductorOne credentials the operator created, then let go. Raises Wait
         to be retried; after the configured timeout it gives up with a Warning and lets go anyway."""
         meta = body.get("metadata") or {}
@@ -1089,7 +1082,7 @@ class Rotator:
         owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
         rot = journal(body.get("status") or {})
         ids = self.operator_credentials(rot)
-        note: Note | None = None
+        note: Event | None = None
         try:
             spec = CeligoConnectorSpec.model_validate(body.get("spec") or {})
             ctx = Context(
@@ -1110,7 +1103,7 @@ class Rotator:
                         await client.revoke_credential(c1.app_id, c1.connector_id, credential_id)
                     except errors.NotFound:
                         pass
-                note = Note(
+                note = Event(
                     "Normal",
                     "CredentialRevoked",
                     f"Revoked {len(ids)} ConductorOne credential(s) the operator created.",
@@ -1127,7 +1120,7 @@ class Rotator:
             timeout = api.parse_duration(raw) if raw else self.settings.revoke_timeout
             if datetime.now(UTC) - deleted < timedelta(seconds=timeout):
                 raise Wait(f"revoking the operator's ConductorOne credential failed: {exc}") from None
-            note = Note(
+            note = Event(
                 "Warning",
                 "RevokeGaveUp",
                 f"Could not revoke the ConductorOne credential(s) {', '.join(ids)} within {timeout:g}s ({exc}); "

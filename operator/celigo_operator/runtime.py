@@ -12,8 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import kopf
 from kubernetes import client as k8s
@@ -24,45 +23,12 @@ from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube
 from celigo_operator.leader import LeaderElector, LeaseSettings
-from celigo_operator.reconcile import Outcome, Reconciler
+from celigo_operator.outcome import Outcome
+from celigo_operator.reconcile import Reconciler
+from celigo_operator.status_writer import StatusWriter
 
 log = logging.getLogger(__name__)
 KOPF_PREFIX = f"kopf.{api.GROUP}"
-
-
-def _strip_none(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _strip_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_strip_none(v) for v in value]
-    return value
-
-
-def _age(timestamp: str | None, now: datetime) -> float:
-    then = cond.parse_time(timestamp)
-    return float("inf") if then is None else (now - then).total_seconds()
-
-
-def _without_check_times(status: Mapping[str, Any]) -> dict[str, Any]:
-    result = {k: v for k, v in status.items() if k != "lastCheckTime"}
-    if isinstance(result.get("inventory"), Mapping):
-        result["inventory"] = {k: v for k, v in result["inventory"].items() if k != "checkedAt"}
-    return result
-
-
-def status_to_write(
-    old: Mapping[str, Any] | None, new: Mapping[str, Any], refresh: float, now: datetime | None = None
-) -> dict[str, Any] | None:
-    """The status patch worth writing, or None. A check that only moved lastCheckTime/checkedAt is written
-    at most every `refresh` seconds, so an idle connector costs about one status write an hour."""
-    old = dict(old or {})
-    merged = {**old, **new}
-    if _strip_none(merged) == _strip_none(old):
-        return None
-    if _strip_none(_without_check_times(merged)) == _strip_none(_without_check_times(old)):
-        if _age(old.get("lastCheckTime"), now or datetime.now(UTC)) < refresh:
-            return None
-    return dict(new)
 
 
 @dataclass
@@ -74,6 +40,7 @@ class Runtime:
     kube: Kube | None = None
     health: HealthChecker | None = None
     reconciler: Reconciler | None = None
+    writer: StatusWriter | None = None
     locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     stop_flag: threading.Event = field(default_factory=threading.Event)
     followups: dict[str, asyncio.Task[None]] = field(default_factory=dict)
@@ -92,6 +59,7 @@ class Runtime:
         if self.config.metrics_port:
             metrics.start_metrics_server(self.config.metrics_port)
         self.reconciler = Reconciler(self.kube, self.config, key, self.health)
+        self.writer = StatusWriter(self.kube, self.config)
 
     async def cleanup(self) -> None:
         self.stop_flag.set()
@@ -109,8 +77,8 @@ class Runtime:
         *,
         check_now: bool = False,
     ) -> None:
-        """Reconcile one resource (serialised per resource), then write status and Events only on change."""
-        assert self.reconciler is not None and self.kube is not None
+        """Reconcile one resource (serialised per resource); the status writer writes what changed."""
+        assert self.reconciler is not None and self.kube is not None and self.writer is not None
         uid = body["metadata"]["uid"]
         async with self.locks[uid]:
             meta = body["metadata"]
@@ -123,8 +91,11 @@ class Runtime:
                     return
                 if latest["metadata"].get("deletionTimestamp"):
                     return
-                outcome = await self.reconciler.reconcile(latest, check_now=check_now)
-                await self._publish(latest, outcome, logger)
+                writing = self.writer.begin(latest)
+                outcome = await self.reconciler.reconcile(
+                    latest, check_now=check_now, persist=writing.checkpoint
+                )
+                await self.writer.publish(writing, outcome, logger)
                 self._follow_up(body, outcome, logger)
             except Exception as exc:
                 error = type(exc).__name__
@@ -136,14 +107,13 @@ class Runtime:
         self, body: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
     ) -> None:
         """Deletion of a resource holding an operator-created ConductorOne credential: revoke it (bounded)."""
-        assert self.reconciler is not None
+        assert self.reconciler is not None and self.writer is not None
         try:
             note = await self.reconciler.rotator.finalize(body)
         except rotation.Wait as wait:
             raise kopf.TemporaryError(wait.message, delay=max(1.0, self.config.tick_interval)) from None
         if note is not None:
-            logger.info("%s: %s", note.reason, note.message)
-            kopf.event(cast(kopf.Body, body), type=note.type, reason=note.reason, message=note.message)
+            self.writer.post(body, [note], logger)
 
     async def forget(self, body: Mapping[str, Any]) -> None:
         """The connector is gone (its DELETED watch event): drop everything held in memory about it — its
@@ -173,9 +143,11 @@ class Runtime:
     ) -> None:
         """A connector still rolling out is looked at again in `followup_delay`, not a whole tick later, so
         Ready follows the pods within seconds. One pending follow-up per resource."""
-        available = cond.find(outcome.status.get("conditions"), cond.CONNECTOR_AVAILABLE)
+        available = next(
+            (c for c in outcome.status.conditions or [] if c.type == cond.CONNECTOR_AVAILABLE), None
+        )
         uid = body["metadata"]["uid"]
-        if available is None or available.get("reason") != "Progressing" or uid in self.followups:
+        if available is None or available.reason != "Progressing" or uid in self.followups:
             return
         if self.config.followup_delay >= self.config.tick_interval:
             return
@@ -197,45 +169,6 @@ class Runtime:
         self.followups[uid] = task
         self.background.add(task)
         task.add_done_callback(self.background.discard)
-
-    async def _publish(
-        self, body: Mapping[str, Any], outcome: Outcome, logger: logging.Logger | logging.LoggerAdapter[Any]
-    ) -> None:
-        assert self.kube is not None
-        meta = body["metadata"]
-        conditions = outcome.status.get("conditions")
-        ready = cond.find(conditions, cond.READY)
-        metrics.set_ready(meta["namespace"], meta["name"], ready["status"] if ready else None)
-        checked = outcome.status.get("lastCheckTime")
-        if checked and checked != (body.get("status") or {}).get("lastCheckTime"):
-            healthy = all(
-                (c := cond.find(conditions, t)) is None or c["status"] == "True"
-                for t in (cond.CREDENTIALS_VALID, cond.CELIGO_REACHABLE)
-            )
-            metrics.health_checked(meta["namespace"], meta["name"], healthy)
-        _record_rotations(meta["namespace"], meta["name"], body.get("status") or {}, outcome.status)
-        patch = status_to_write(body.get("status"), outcome.status, self.config.status_refresh)
-        if patch is not None:
-            await self.kube.patch_connector_status(meta["namespace"], meta["name"], patch)
-        for event in outcome.events:
-            logger.info("%s: %s", event.reason, event.message)
-            kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
-
-
-def _record_rotations(namespace: str, name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """Count a source-Secret credential change once it is rolled. Active rotation flows count themselves
-    (rotation.py), so a roll made while one of them is pending is theirs, not counted here."""
-    before, after = old.get("credentials") or {}, new.get("credentials") or {}
-    if (
-        not after.get("rotatedAt")
-        or after.get("rotatedAt") == before.get("rotatedAt")
-        or not before.get("version")
-    ):
-        return
-    flows = [f for f in (new.get("rotation") or {}).values() if isinstance(f, Mapping)]
-    if any(f.get("pending") for f in flows):
-        return
-    metrics.rotated(namespace, name, True, cond.parse_time(after["rotatedAt"]))
 
 
 def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:

@@ -1,0 +1,91 @@
+"""The status writer's pure parts and the typed status: the merge patch it sends, the write-only-on-change
+rule, the rotation count (once per finished flow or source change), and code/schema agreement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from celigo_operator import api
+from celigo_operator.conditions import format_time
+from celigo_operator.outcome import dump, merge_patch, read_status, rotation_model, status_model
+from celigo_operator.status_writer import rotations_finished, status_to_write
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_merge_patch_sets_changes_and_nulls_removed_keys() -> None:
+    old = {"a": 1, "b": {"c": 2, "d": 3}, "l": [1, 2], "gone": "x"}
+    new = {"a": 1, "b": {"c": 2, "e": 4}, "l": [1]}
+    assert merge_patch(old, new) == {"b": {"d": None, "e": 4}, "l": [1], "gone": None}
+    assert merge_patch(new, new) == {}
+
+
+def test_nothing_changed_writes_nothing() -> None:
+    old = {"observedGeneration": 1, "credentials": {"version": "v"}}
+    assert status_to_write(old, dict(old), 3600, NOW) is None
+    assert status_to_write(old, {**old, "credentials": {"version": "v", "rejectedVersion": None}}, 3600, NOW) is None
+
+
+def test_only_check_times_are_written_at_most_every_refresh() -> None:
+    recent = format_time(NOW - timedelta(minutes=5))
+    old = {"lastCheckTime": recent, "inventory": {"users": 3, "checkedAt": recent}}
+    new = {"lastCheckTime": format_time(NOW), "inventory": {"users": 3, "checkedAt": format_time(NOW)}}
+    assert status_to_write(old, new, 3600, NOW) is None
+    stale = format_time(NOW - timedelta(hours=2))
+    old = {"lastCheckTime": stale, "inventory": {"users": 3, "checkedAt": stale}}
+    assert status_to_write(old, new, 3600, NOW) == {
+        "lastCheckTime": format_time(NOW),
+        "inventory": {"checkedAt": format_time(NOW)},
+    }
+    changed = {**new, "inventory": {"users": 4, "checkedAt": format_time(NOW)}}
+    assert status_to_write({"lastCheckTime": recent, "inventory": {"users": 3}}, changed, 3600, NOW) is not None
+
+
+def test_a_finished_flow_is_counted_once_with_its_result() -> None:
+    running = {"rotation": {"step": "Revoking", "flow": "Celigo", "celigo": {}}}
+    done = {"rotation": {"step": "Idle", "celigo": {"lastResult": "Succeeded", "lastRotatedAt": "t1"}}}
+    assert rotations_finished(running, done) == [(True, "t1")]
+    assert rotations_finished(done, done) == []  # the final write after the checkpoint counts nothing
+    failed = {"rotation": {"step": "Idle", "conductorOne": {"lastResult": "Failed"}}}
+    assert rotations_finished({"rotation": {"step": "Stored", "flow": "ConductorOne"}}, failed) == [(False, None)]
+
+
+def test_a_source_secret_change_is_counted_but_not_a_flows_rollout() -> None:
+    before = {"credentials": {"version": "a", "rotatedAt": "t0"}}
+    after = {"credentials": {"version": "b", "rotatedAt": "t1"}}
+    assert rotations_finished(before, after) == [(True, "t1")]
+    assert rotations_finished({}, {"credentials": {"version": "a", "rotatedAt": "t0"}}) == []  # first deploy
+    flow = {**after, "rotation": {"step": "RollingOut", "flow": "ConductorOne"}}
+    assert rotations_finished(before, flow) == []
+
+
+def test_status_round_trips_through_the_model_by_alias_without_none() -> None:
+    raw = {
+        "observedGeneration": 2,
+        "credentials": {"version": "v", "secretName": "s", "lastRotationResult": "RollingOut", "rejectedVersion": None},
+        "rotation": {"step": "Requesting", "flow": "Celigo", "id": "ab12", "trigger": "Annotation",
+                     "celigo": {"created": {"id": "tok-1"}, "requested": True, "requestedBy": "Annotation"}},
+    }
+    status = status_model(raw)
+    assert status.rotation is not None and status.rotation.celigo is not None
+    assert status.rotation.celigo.created is not None and status.rotation.celigo.created.id == "tok-1"
+    dumped = dump(status)
+    assert "rejectedVersion" not in dumped["credentials"]
+    assert dumped["rotation"]["celigo"]["created"] == {"id": "tok-1"}
+
+
+def test_a_field_the_schema_lacks_cannot_be_written() -> None:
+    with pytest.raises(ValidationError):
+        rotation_model({"celigo": {"somethingNew": 1}})
+    with pytest.raises(ValidationError):
+        rotation_model({"trigger": "Expiry"})  # documented once, never set: not part of the schema
+    assert read_status({"nonsense": True}) == api.CeligoConnectorStatus.model_validate({})
+
+
+def test_every_journal_field_the_code_writes_is_in_the_crd() -> None:
+    flow = api.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"][
+        "rotation"]["properties"]["celigo"]["properties"]
+    assert {"current", "previous", "pending", "created"} <= set(flow)
