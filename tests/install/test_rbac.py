@@ -50,11 +50,14 @@ def deployment_settings(objects: list[dict[str, Any]]) -> tuple[list[str], dict[
     return list(container["args"]), env
 
 
-def start_as_deployed(w: World, objects: list[dict[str, Any]], tmp: Path) -> tuple[OperatorProcess, tuple[int, int]]:
-    """Start the operator with the Deployment's args and env; only the listening ports are moved to free ones."""
+def start_as_deployed(
+    w: World, objects: list[dict[str, Any]], tmp: Path, kubeconfig: Path | None = None
+) -> tuple[OperatorProcess, tuple[int, int]]:
+    """Start the operator with the Deployment's args and env; only the listening ports are moved to free ones.
+    `kubeconfig`: whom the operator authenticates as (default: the world's admin)."""
     args, deployed_env = deployment_settings(objects)
     assert args[0] == "run"
-    env = operator_env(w.kubeconfig, celigo_urls=w.celigo.base_urls, conductorone_url=w.c1.url)
+    env = operator_env(kubeconfig or w.kubeconfig, celigo_urls=w.celigo.base_urls, conductorone_url=w.c1.url)
     env.update(deployed_env)
     assert env["CELIGO_OPERATOR_LIVENESS_ENDPOINT"] == "http://0.0.0.0:8080/healthz"
     liveness = free_port()

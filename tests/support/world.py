@@ -262,11 +262,17 @@ class World:
 
 @contextmanager
 def world(
-    workdir: Path, *, start_operator: bool = True, crd: Path | None = None, **operator_env_extra: str
+    workdir: Path,
+    *,
+    start_operator: bool = True,
+    crd: Path | None = None,
+    kube: str | None = None,
+    **operator_env_extra: str,
 ) -> Iterator[World]:
+    """`kube`: "real" or "emulator" for a test that needs one; by default CELIGO_TEST_KUBE decides."""
     with ExitStack() as stack:
         emu: KubeEmulator | RealCluster
-        if backend() == "real":
+        if (kube or backend()) == "real":
             emu = RealCluster()
             delay = emu.settings.rollout_delay
             stack.callback(setattr, emu.settings, "rollout_delay", delay)  # a test may slow rollouts
