@@ -11,20 +11,19 @@ import asyncio
 import copy
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from celigo_operator import celigo, metrics
+from celigo_operator import api, celigo
 from celigo_operator import conditions as cond
 from celigo_operator.api import CeligoConnectorSpec, parse_duration
+from celigo_operator.clients import Clients
 from celigo_operator.conditions import Cond, utcnow
-from celigo_operator.conductorone import ConductorOneClient, errors
+from celigo_operator.conductorone import errors
 from celigo_operator.conductorone.models import SyncStatus
 from celigo_operator.config import OperatorConfig
+from celigo_operator.outcome import dump
 from celigo_operator.sources import CredentialProblem, read_keys
 
 OTHER_REGION = {"us": "eu", "eu": "us"}
@@ -36,7 +35,7 @@ class CeligoHealth:
 
     credentials: Cond | None  # None: the check says nothing about the token (e.g. an outage)
     reachable: Cond
-    inventory: dict[str, Any] | None = None
+    inventory: dict[str, Any] | None = None  # status.inventory, as `api.Inventory` dumps it
 
     @property
     def token_accepted(self) -> bool:
@@ -52,16 +51,18 @@ class CeligoHealth:
 
 
 def inventory_status(inv: celigo.Inventory, checked_at: str) -> dict[str, Any]:
-    """The status shape of an inventory: only the fields the CRD's status schema has (extra ones would be
-    pruned by the API server and make every comparison look like a change)."""
+    """The status shape of an inventory, made by the CRD's own model (`api.Inventory`, dumped by alias): the
+    client's extra counts are not part of it, and every role level the schema has is filled in."""
     roles = inv.roles.model_dump(by_alias=True)
-    return {
-        "users": inv.users,
-        "integrationOnlyUsers": inv.integration_only_users,
-        "integrations": inv.integrations,
-        "roles": {level: int(roles.get(level, 0)) for level in ("administrator", "manage", "monitor")},
-        "checkedAt": checked_at,
-    }
+    return dump(
+        api.Inventory(
+            users=inv.users,
+            integration_only_users=inv.integration_only_users,
+            integrations=inv.integrations,
+            roles=api.Roles.model_validate({level: int(roles.get(level, 0)) for level in api.Roles.model_fields}),
+            checked_at=checked_at,
+        )
+    )
 
 
 def _transient(reason: str, message: str) -> CeligoHealth:
@@ -133,98 +134,34 @@ class Schedule:
 
 
 class HealthChecker:
-    """Runs Celigo and ConductorOne checks with shared connection pools, and keeps one Celigo rate limiter per
-    Celigo account (Celigo's limit is per account), shared by health checks and rotation."""
+    """Runs Celigo and ConductorOne checks through the shared client factories (`clients`): one check per
+    token and region at a time, at most `celigo_concurrency` at once, on a schedule per connector."""
 
-    def __init__(self, config: OperatorConfig) -> None:
+    def __init__(self, config: OperatorConfig, clients: Clients | None = None) -> None:
         self.config = config
-        limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
-        # One pool per outside system, each counting its responses by endpoint template and status.
-        self.http = httpx.AsyncClient(
-            timeout=config.celigo_timeout,
-            limits=limits,
-            event_hooks={"response": [metrics.httpx_response_hook("celigo")]},
-        )
-        self.c1_http = httpx.AsyncClient(
-            timeout=config.celigo_timeout,
-            limits=limits,
-            event_hooks={"response": [metrics.httpx_response_hook("conductorone")]},
-        )
-        self._limiters: dict[str, celigo.RateLimiter] = {}
-        self._limiter_of: dict[str, str] = {}  # connector uid -> the limiter key it checks with
-        # token key -> account key, once tokenInfo named the token's user: then _limiters is keyed by account.
-        self._account_of: dict[str, str] = {}
-        self._c1_clients: OrderedDict[str, ConductorOneClient] = OrderedDict()
+        self.clients = clients or Clients(config)
         self._inflight: dict[str, asyncio.Task[CeligoHealth]] = {}
         self._slots: asyncio.Semaphore | None = None  # made on the running loop
         self.schedule = Schedule()
 
+    @property
+    def _limiters(self) -> dict[str, celigo.RateLimiter]:
+        return self.clients.limiters
+
+    @property
+    def _limiter_of(self) -> dict[str, str]:
+        return self.clients.limiter_of
+
     async def aclose(self) -> None:
-        await self.http.aclose()
-        await self.c1_http.aclose()
+        await self.clients.aclose()
 
     def interval(self, spec: CeligoConnectorSpec) -> float:
         return parse_duration(spec.health_check.interval)
 
-    def _c1_client(self, client_id: str, client_secret: str) -> ConductorOneClient:
-        """One client per API credential, kept (bounded), so its access token is reused across checks."""
-        key = hashlib.sha256(f"{client_id}\0{client_secret}".encode()).hexdigest()
-        client = self._c1_clients.pop(key, None)
-        if client is None:
-            client = ConductorOneClient(
-                client_id,
-                client_secret,
-                base_url=self.config.conductorone_base_url,
-                timeout=self.config.celigo_timeout,
-                max_retries=1,
-                http=self.c1_http,
-            )
-        self._c1_clients[key] = client
-        while len(self._c1_clients) > 256:
-            self._c1_clients.popitem(last=False)
-        return client
-
-    @staticmethod
-    def _limiter_key(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
-
     def forget(self, uid: str) -> None:
         """A deleted connector: its schedule entry goes, and its limiter once no other connector uses it."""
         self.schedule.forget(uid)
-        key = self._limiter_of.pop(uid, None)
-        remaining = set(self._limiter_of.values())
-        if key is None or key in remaining:
-            return
-        resolved = self._account_of.pop(key, key)
-        if resolved not in {self._account_of.get(k, k) for k in remaining}:
-            self._limiters.pop(resolved, None)
-
-    def celigo_limiter(self, token: str) -> celigo.RateLimiter:
-        """The limiter of the token's Celigo account (of the token itself until tokenInfo named its user)."""
-        key = self._limiter_key(token)
-        return self._limiters.setdefault(self._account_of.get(key, key), celigo.RateLimiter())
-
-    def _learn_account(self, token: str, region: str, user_id: str) -> None:
-        """tokenInfo named the token's user: from now on it shares its account's limiter (and what the
-        token's own limiter had spent moves along when the account has none yet)."""
-        key = self._limiter_key(token)
-        account = "account:" + hashlib.sha256(f"{region}\0{user_id}".encode()).hexdigest()
-        if self._account_of.get(key) == account:
-            return
-        self._account_of[key] = account
-        own = self._limiters.pop(key, None)
-        if own is not None:
-            self._limiters.setdefault(account, own)
-
-    def _client(self, token: str, region: str) -> celigo.CeligoClient:
-        return celigo.CeligoClient(
-            token,
-            region=region,
-            base_url=self.config.celigo_base_url(region),
-            timeout=self.config.celigo_timeout,
-            http=self.http,
-            rate_limiter=self.celigo_limiter(token),
-        )
+        self.clients.forget(uid)
 
     async def check_celigo(
         self, region: str, token: str, *, inventory: bool = True, uid: str | None = None
@@ -237,7 +174,7 @@ class HealthChecker:
         ``uid`` names the connector asking, so its limiter can be dropped when the last user is deleted.
         """
         if uid is not None:
-            self._limiter_of[uid] = self._limiter_key(token)
+            self.clients.used_by(uid, token)
         key = hashlib.sha256(f"{region}\0{token}\0{inventory}".encode()).hexdigest()
         task = self._inflight.get(key)
         if task is None:
@@ -254,13 +191,13 @@ class HealthChecker:
             return await self._check(region, token, inventory)
 
     async def _check(self, region: str, token: str, inventory: bool) -> CeligoHealth:
-        client = self._client(token, region)
+        client = self.clients.celigo(token, region)
         try:
             info = await client.token_info()
         except celigo.errors.Unauthorized as exc:
             other = OTHER_REGION[region]
             try:
-                await self._client(token, other).token_info()
+                await self.clients.celigo(token, other).token_info()
             except celigo.errors.CeligoError:
                 return outcome_for_error(exc, region)
             return CeligoHealth(
@@ -275,7 +212,7 @@ class HealthChecker:
             )
         except celigo.errors.CeligoError as exc:
             return outcome_for_error(exc, region)
-        self._learn_account(token, region, info.user_id)
+        self.clients.learn_account(token, region, info.user_id)
         health = CeligoHealth(
             credentials=Cond.true(cond.CREDENTIALS_VALID, "Valid", f"Celigo {region} accepts the API token."),
             reachable=Cond.true(cond.CELIGO_REACHABLE, "Reachable", f"Celigo {region} answered tokenInfo."),
@@ -306,7 +243,7 @@ class HealthChecker:
         except CredentialProblem as exc:
             return Cond.false(cond.SYNCED, exc.reason, exc.message)
         try:
-            client = self._c1_client(client_id, client_secret)
+            client = self.clients.conductorone(client_id, client_secret)
         except ValueError as exc:
             return Cond.false(cond.SYNCED, "MalformedApiCredentials", f"Secret {ref.name}: {exc}")
         try:

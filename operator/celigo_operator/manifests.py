@@ -323,3 +323,39 @@ def _same_quantity(a: str, b: str) -> bool:
         return bool(parse_quantity(a) == parse_quantity(b))
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A Deployment's rollout as its status tells it (pure)."""
+
+    replicas: int
+    updated: int
+    available: int
+    done: bool  # every pod runs the current template, available, no old pod left
+    secret: str | None  # the credentials Secret the template reads
+    image: str | None
+
+
+def rollout(deployment: Mapping[str, Any]) -> Rollout:
+    dspec, dstat = deployment.get("spec") or {}, deployment.get("status") or {}
+    containers = ((dspec.get("template") or {}).get("spec") or {}).get("containers") or [{}]
+    env_from = containers[0].get("envFrom") or [{}]
+    replicas = int(dspec.get("replicas", 1))
+    updated, available = int(dstat.get("updatedReplicas", 0)), int(dstat.get("availableReplicas", 0))
+    current = dstat.get("observedGeneration", 0) >= (deployment.get("metadata") or {}).get("generation", 0)
+    done = current and updated >= replicas and available >= replicas and int(dstat.get("replicas", 0)) <= replicas
+    return Rollout(
+        replicas=replicas,
+        updated=updated,
+        available=available,
+        done=done,
+        secret=(env_from[0].get("secretRef") or {}).get("name"),
+        image=containers[0].get("image"),
+    )
+
+
+def owned_by(obj: Mapping[str, Any], owner: Owner) -> bool:
+    """Whether `obj` carries an ownerReference to this CeligoConnector."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(r.get("uid") == owner.uid for r in refs)

@@ -14,7 +14,7 @@ from typing import Any
 
 from celigo_operator import api
 from celigo_operator.credentials import CredentialFormatError, parse_client_id, parse_client_secret
-from celigo_operator.manifests import ConnectorCredentials
+from celigo_operator.manifests import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ConnectorCredentials
 
 
 class CredentialProblem(Exception):
@@ -101,3 +101,40 @@ def credentials_from_secret(
             "(expected secret-token:conductorone.com:v1:<base64url Ed25519 JWK>).",
         ) from None
     return ConnectorCredentials(client_id=client_id, client_secret=client_secret, access_token=token)
+
+
+def merge_credentials(
+    source: Mapping[str, Any] | None,
+    ref: api.CredentialsSecretRef,
+    namespace: str,
+    owned: Mapping[str, str],
+) -> ConnectorCredentials:
+    """The connector's set: operator-owned values (rotated credentials) win; the source Secret supplies only
+    the other keys, still only if it opted in."""
+    if not owned:
+        return credentials_from_secret(source, ref, namespace)
+    keys = ref.keys
+    wanted = {
+        ENV_CLIENT_ID: keys.client_id,
+        ENV_CLIENT_SECRET: keys.client_secret,
+        ENV_ACCESS_TOKEN: keys.celigo_access_token,
+    }
+    missing = [env for env in wanted if env not in owned]
+    values = dict(owned)
+    if missing:
+        read = read_keys(source, namespace, ref.name, [wanted[env] for env in missing])
+        values.update(zip(missing, read, strict=True))
+    where = f"Secret {namespace}/{ref.name}"
+    try:
+        parse_client_id(values[ENV_CLIENT_ID])
+    except CredentialFormatError as exc:
+        raise CredentialProblem("MalformedClientId", f"{where} key {keys.client_id}: {exc.reason}.") from None
+    try:
+        parse_client_secret(values[ENV_CLIENT_SECRET])
+    except CredentialFormatError as exc:
+        raise CredentialProblem("MalformedClientSecret", f"{where} key {keys.client_secret}: {exc.reason}.") from None
+    return ConnectorCredentials(
+        client_id=values[ENV_CLIENT_ID],
+        client_secret=values[ENV_CLIENT_SECRET],
+        access_token=values[ENV_ACCESS_TOKEN],
+    )

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from celigo_operator import api
+from celigo_operator import conditions as cond
+from celigo_operator.conditions import Cond
+from celigo_operator.outcome import Event
 
 ANNOTATION_INPUTS = f"{api.GROUP}/inputs-hash"
 ANNOTATION_TEMPLATE = f"{api.GROUP}/template-hash"
@@ -72,6 +75,27 @@ class WaveGate:
     def forget(self, uid: str) -> None:
         self.rolling.pop(uid, None)
         self.halted_by.pop(uid, None)
+
+    def track(self, uid: str, who: str, available: Cond) -> tuple[Cond | None, Event | None]:
+        """After a pass observed the connector (ConnectorAvailable): free its slot once the upgraded connector
+        is available, halt the wave if it fails. Returns OperatorUpgrade (None: not rolling) and an Event."""
+        if uid not in self.rolling:
+            return None, None
+        if available.status == "True" or available.reason == "ScaledToZero":
+            self.finished(uid)
+            return None, None
+        failing = available.reason in ("CrashLoopBackOff", "ImagePullBackOff", "CreateContainerConfigError")
+        if failing or self.stalled(uid):
+            first = uid not in self.halted_by
+            self.halt(uid, who)
+            stalled = Cond.false(
+                cond.OPERATOR_UPGRADE,
+                "Stalled",
+                f"The new operator release does not become available here ({available.reason}): the upgrade wave "
+                "is halted until this connector recovers.",
+            )
+            return stalled, Event("Warning", "UpgradeStalled", stalled.message) if first else None
+        return Cond.false(cond.OPERATOR_UPGRADE, "Rolling", "Rolling to the new operator release."), None
 
     def position(self) -> str:
         if self.halted_by:

@@ -12,6 +12,7 @@ from celigo_operator.conditions import format_time
 from celigo_operator.manifests import Owner
 from celigo_operator.rotation import (
     FLOW_STEPS,
+    STEPS,
     Context,
     Flow,
     RotationSettings,
@@ -20,9 +21,10 @@ from celigo_operator.rotation import (
     backoff_delay,
     build_owned_secret,
     enabled_flows,
-    merge_credentials,
+    operator_credentials,
 )
-from celigo_operator.sources import CredentialProblem
+from celigo_operator.rotation.providers import Provider
+from celigo_operator.sources import CredentialProblem, merge_credentials
 from celigo_testkit.credentials import generate_client_credentials
 
 OWNER = Owner(name="celigo", namespace="ns", uid="u-1")
@@ -51,10 +53,17 @@ def test_every_flow_walks_every_step_in_order() -> None:
     assert schema_enum == [s.value for s in Step], "the CRD's step enum is the state machine's"
 
 
-def test_every_step_has_a_handler() -> None:
-    for flow, steps in FLOW_STEPS.items():
-        for step in steps:
-            assert callable(getattr(Rotator, f"_{flow.name.lower()}_{step.name.lower()}"))
+def test_one_step_table_drives_both_flows() -> None:
+    assert set(STEPS) == set(Step) - {Step.IDLE} and all(callable(h) for h in STEPS.values())
+    assert all(steps == tuple(STEPS) for steps in FLOW_STEPS.values())
+
+
+def test_both_providers_implement_every_call() -> None:
+    rotator = _rotator()
+    assert set(rotator.providers) == set(Flow)
+    for provider in rotator.providers.values():
+        for call in ("mint", "reveal", "verify", "is_live", "revoke", "expires_at", "schedule", "initial_id"):
+            assert getattr(type(provider), call) is not getattr(Provider, call), (provider.flow, call)
 
 
 @pytest.mark.parametrize(
@@ -136,14 +145,16 @@ def test_schedule_must_be_a_duration_of_at_least_a_minute() -> None:
 def test_operator_credentials_are_only_those_it_stored() -> None:
     rot = {"conductorOne": {"current": {"id": "new", "secretName": "s-new"}, "previous": {"id": "initial"},
                             "pending": None}}
-    assert Rotator.operator_credentials(rot) == ["new"]  # the user's own initial credential is not ours
-    assert Rotator.operator_credentials({}) == []
+    assert operator_credentials(rot) == ["new"]  # the user's own initial credential is not ours
+    assert operator_credentials({}) == []
 
 
 def _rotator() -> Rotator:
+    from celigo_operator.clients import Clients
     from celigo_operator.config import OperatorConfig
 
-    return Rotator(None, OperatorConfig(), None, RotationSettings())  # type: ignore[arg-type]
+    config = OperatorConfig()
+    return Rotator(None, config, None, RotationSettings(), Clients(config))  # type: ignore[arg-type]
 
 
 def _ctx(spec: dict, annotations: dict[str, str] | None = None, status: dict | None = None) -> Context:

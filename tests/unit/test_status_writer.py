@@ -89,3 +89,67 @@ def test_every_journal_field_the_code_writes_is_in_the_crd() -> None:
     flow = api.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"][
         "rotation"]["properties"]["celigo"]["properties"]
     assert {"current", "previous", "pending", "created"} <= set(flow)
+
+
+# ------------------------------------------------------------------ the checkpoint's stale-view guard
+
+class FakeKube:
+    """Stores one connector; a status write conditioned on a resourceVersion other than the stored one is
+    refused with 409, as the API server does."""
+
+    def __init__(self, status: dict) -> None:
+        self.obj = {"metadata": {"name": "c", "namespace": "ns", "uid": "u", "resourceVersion": "1"},
+                    "status": status}
+        self.writes: list[dict] = []
+
+    def bump(self, status: dict | None = None) -> None:
+        meta = self.obj["metadata"]
+        meta["resourceVersion"] = str(int(meta["resourceVersion"]) + 1)
+        if status is not None:
+            self.obj["status"] = status
+
+    async def get_connector(self, namespace: str, name: str) -> dict:
+        import copy
+
+        return copy.deepcopy(self.obj)
+
+    async def patch_connector_status(self, namespace: str, name: str, status: dict, *,
+                                     resource_version: str | None = None) -> dict:
+        from celigo_operator.kube import KubeError
+
+        if resource_version and resource_version != self.obj["metadata"]["resourceVersion"]:
+            raise KubeError(409, "Conflict", "stale", kind="CeligoConnector", name=name)
+        self.writes.append(status)
+        merged = {**self.obj["status"], **status}
+        self.bump({k: v for k, v in merged.items() if v is not None})
+        return await self.get_connector(namespace, name)
+
+
+def _writer(kube: FakeKube):  # type: ignore[no-untyped-def]
+    from celigo_operator.config import OperatorConfig
+    from celigo_operator.status_writer import StatusWriter
+
+    return StatusWriter(kube, OperatorConfig())  # type: ignore[arg-type]
+
+
+async def test_a_checkpoint_survives_a_metadata_change_but_not_a_journal_it_did_not_read() -> None:
+    from celigo_operator.kube import KubeError
+
+    kube = FakeKube({"rotation": {"step": "Idle"}})
+    p = _writer(kube).begin(await kube.get_connector("ns", "c"))
+    kube.bump()  # kopf annotated the resource meanwhile: the journal is the one the pass read
+    await p.checkpoint({"step": "Requesting", "flow": "Celigo", "id": "a1"})
+    assert kube.obj["status"]["rotation"]["step"] == "Requesting" and len(kube.writes) == 1
+
+    kube.bump({"rotation": {"step": "Stored", "flow": "Celigo", "id": "zz"}})  # someone else moved the journal
+    with pytest.raises(KubeError) as info:
+        await p.checkpoint({"step": "Stored", "flow": "Celigo", "id": "a1"})
+    assert info.value.reason == "StaleJournal"
+    assert kube.obj["status"]["rotation"]["id"] == "zz" and len(kube.writes) == 1
+
+
+async def test_an_unchanged_journal_is_not_written_again() -> None:
+    kube = FakeKube({"rotation": {"step": "Idle"}})
+    p = _writer(kube).begin(await kube.get_connector("ns", "c"))
+    await p.checkpoint({"step": "Idle", "attempts": None})
+    assert kube.writes == []
