@@ -59,11 +59,33 @@ def rotation_model(raw: Mapping[str, Any]) -> api.RotationStatus:
 
 
 def read_status(raw: Mapping[str, Any] | None) -> Status:
-    """The status as stored (the API server pruned it to the schema); an unreadable one reads as empty."""
-    try:
-        return status_model(raw or {})
-    except ValidationError:
-        return Status.model_validate({})
+    """The status as stored (the API server pruned it to the schema). A field the model refuses (say, a value
+    an older release could store before its field became an enum) is left out, not the whole status."""
+    data = _strip_none(dict(raw or {}))
+    for _ in range(50):
+        try:
+            return status_model(data)
+        except ValidationError as exc:  # one at a time: dropping a list item shifts the others' places
+            _drop(data, [str(p) for p in exc.errors()[0]["loc"]])
+    return Status.model_validate({})
+
+
+def _drop(data: dict[str, Any], loc: list[str]) -> None:
+    """Remove the value at `loc`; when it is missing (a required field), the object that lacks it."""
+    path: list[tuple[Any, Any]] = []
+    node: Any = data
+    for key in loc:
+        if isinstance(node, dict) and key in node:
+            path.append((node, key))
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            path.append((node, int(key)))
+            node = node[int(key)]
+        else:
+            break
+    if path:
+        container, key = path[-1]
+        container.pop(key)
 
 
 def _strip_none(value: Any) -> Any:

@@ -153,3 +153,19 @@ async def test_an_unchanged_journal_is_not_written_again() -> None:
     p = _writer(kube).begin(await kube.get_connector("ns", "c"))
     await p.checkpoint({"step": "Idle", "attempts": None})
     assert kube.writes == []
+
+
+def test_a_stored_value_the_model_refuses_drops_that_field_only() -> None:
+    stored = read_status({"credentials": {"version": "v", "lastRotationResult": "Mystery"},
+                          "rotation": {"step": "Idle", "trigger": "Expiry", "celigo": {"enabledAt": "t"}}})
+    assert stored.credentials is not None and stored.credentials.version == "v"
+    assert stored.credentials.last_rotation_result is None
+    assert stored.rotation is not None and stored.rotation.trigger is None
+    assert stored.rotation.celigo is not None and stored.rotation.celigo.enabled_at == "t"
+
+
+def test_a_broken_condition_is_dropped_not_the_status() -> None:
+    good = {"type": "Ready", "status": "True", "reason": "Ready", "lastTransitionTime": "t"}
+    stored = read_status({"observedGeneration": 3, "conditions": [{"type": "X", "reason": "r"}, good]})
+    assert stored.observed_generation == 3
+    assert [c.type for c in stored.conditions or []] == ["Ready"]
