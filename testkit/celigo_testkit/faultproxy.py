@@ -157,9 +157,9 @@ class FaultProxy:
             self.log.append((request.method, path, fault.status))
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             reason = "TooManyRequests" if fault.status == 429 else "InternalError"
-            body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                     "message": f"injected by the fault proxy ({fault.status})", "reason": reason, "code": fault.status}
-            return web.Response(status=fault.status, text=json.dumps(body), content_type="application/json",
+            return web.Response(status=fault.status, text=json.dumps(status), content_type="application/json",
                                 headers=headers)
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
