@@ -382,7 +382,7 @@ def test_name_rules_per_resource() -> None:
     )
     assert validate_name(roles, "system:controller:x") == []
     assert validate_name(roles, "a/b")[0].body() == "Invalid value: \"a/b\": may not contain '/'"
-    assert validate_name(WIDGETS, "x" * 254)[0].detail == "must be no more than 253 characters"
+    assert validate_name(WIDGETS, "x" * 254)[0].detail == "must be no more than 253 bytes"
 
 
 def test_schemaless_custom_resource_keeps_everything() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from . import errors
 from .errors import FieldError
 from .resources import ResourceInfo
-from .schema import label_value_errors, qualified_name_errors
+from .validation import label_value_errors, qualified_name_errors
 
 __all__ = [
     "LabelRequirement",
