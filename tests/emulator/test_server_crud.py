@@ -298,7 +298,7 @@ def test_label_and_annotation_rules(api: httpx.Client, widget_crd: dict) -> None
     r = api.post(CMS, json=configmap("a", labels={"app": "x" * 64}))
     assert r.status_code == 422
     assert r.json()["message"].startswith('ConfigMap "a" is invalid: metadata.labels: Invalid value: "xxx')
-    assert "must be no more than 63 characters" in r.json()["message"]
+    assert "must be no more than 63 bytes" in r.json()["message"]
     r = api.post(CMS, json=configmap("a", labels={"app": "has space"}))
     assert r.status_code == 422 and "a valid label must be an empty string" in r.json()["message"]
     r = api.post(CMS, json=configmap("a", labels={"Bad_Prefix/x": "v"}))

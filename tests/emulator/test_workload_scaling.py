@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from celigo_testkit.kube import EmulatorSettings, KubeEmulator, errors
-from celigo_testkit.kube.server import WriteContext
+from celigo_testkit.kube.core import WriteContext
 from celigo_testkit.kube.store import Store
 from celigo_testkit.kube.workload import DEPLOYMENTS, PODS, REPLICASETS, WorkloadController
 

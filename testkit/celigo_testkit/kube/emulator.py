@@ -25,7 +25,7 @@ import yaml
 from aiohttp import web
 
 from .server import ApiServer
-from .types import EmulatorSettings, FaultInjector, RequestRecord
+from .types import EmulatorSettings, FaultInjector, RequestRecord, clone
 from .workload import WorkloadController
 
 if TYPE_CHECKING:
@@ -285,15 +285,13 @@ class KubeEmulator:
 
     def get_object(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A deep copy of a stored object by group_resource ("secrets", "deployments.apps")."""
-        import copy
 
-        return self.call_soon(lambda: copy.deepcopy(self.server.store.get(resource, namespace, name)))
+        return self.call_soon(lambda: clone(self.server.store.get(resource, namespace, name)))
 
     def list_objects(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """Deep copies of the stored objects of one group_resource."""
-        import copy
 
-        return self.call_soon(lambda: copy.deepcopy(self.server.store.items(resource, namespace)))
+        return self.call_soon(lambda: clone(self.server.store.items(resource, namespace)))
 
     @property
     def resource_version(self) -> int:

@@ -5,7 +5,6 @@ Part of the server side (Engineer A): kept apart from server.py only to keep tha
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -13,13 +12,14 @@ import jsonpatch
 import jsonpointer
 
 from . import errors
+from .types import clone
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: objects merge recursively, null deletes, lists are replaced whole."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return clone(patch)
+    result = clone(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -34,7 +34,7 @@ def json_patch(target: dict, ops: Any) -> dict:
         kind = "object" if isinstance(ops, dict) else type(ops).__name__
         raise errors.bad_request(f"json: cannot unmarshal {kind} into Go value of type jsonpatch.Patch")
     try:
-        result = jsonpatch.JsonPatch(ops).apply(copy.deepcopy(target))
+        result = jsonpatch.JsonPatch(ops).apply(clone(target))
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, KeyError, IndexError, TypeError):
         raise errors.json_patch_failed() from None
     if not isinstance(result, dict):
@@ -74,12 +74,12 @@ def strategic_merge_patch(target: dict, patch: Any) -> dict:
     """Strategic merge patch as the API server applies it to built-in types."""
     if not isinstance(patch, dict):
         raise errors.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
-    return _smp_map(copy.deepcopy(target), patch)
+    return _smp_map(clone(target), patch)
 
 
 def _smp_map(orig: dict, patch: dict) -> dict:
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+        return {k: clone(v) for k, v in patch.items() if k != "$patch"}
     if patch.get("$patch") == "delete":
         return {}
     retain = patch.get("$retainKeys")
@@ -106,7 +106,7 @@ def _smp_map(orig: dict, patch: dict) -> dict:
         elif isinstance(value, dict):
             orig[key] = _smp_map({}, value)
         else:
-            orig[key] = copy.deepcopy(value)
+            orig[key] = clone(value)
     if isinstance(retain, list):
         for key in list(orig):
             if key not in retain:
@@ -120,9 +120,9 @@ def _smp_list(field: str, orig: list[Any], patch: list[Any], order: list[Any] | 
         return _dedupe(result)
     key = _merge_key(field, patch + orig)
     if key is None or not all(isinstance(i, dict) for i in patch):
-        return [i for i in copy.deepcopy(patch) if not (isinstance(i, dict) and i.get("$patch"))]
+        return [i for i in clone(patch) if not (isinstance(i, dict) and i.get("$patch"))]
     if any(isinstance(i, dict) and i.get("$patch") == "replace" for i in patch):
-        return [copy.deepcopy(i) for i in patch if i.get("$patch") != "replace"]
+        return [clone(i) for i in patch if i.get("$patch") != "replace"]
     by_key = {json.dumps(i.get(key), sort_keys=True): i for i in orig if isinstance(i, dict)}
     patched: list[Any] = []
     deleted: set[str] = set()
@@ -134,7 +134,7 @@ def _smp_list(field: str, orig: list[Any], patch: list[Any], order: list[Any] | 
             deleted.add(k)
             continue
         if k in by_key:
-            patched.append(_smp_map(copy.deepcopy(by_key[k]), item))
+            patched.append(_smp_map(clone(by_key[k]), item))
         else:
             patched.append(_smp_map({}, item))
     rest = [

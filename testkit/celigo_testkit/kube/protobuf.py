@@ -106,6 +106,15 @@ SCHEMAS: dict[str, dict[int, tuple[str, Any]]] = {
     "Subject": {1: ("kind", "str"), 2: ("apiGroup", "str"), 3: ("name", "str"), 4: ("namespace", "str")},
     "RoleRef": {1: ("apiGroup", "str"), 2: ("kind", "str"), 3: ("name", "str")},
     "Time": {1: ("seconds", "int"), 2: ("nanos", "int")},
+    # meta/v1 DeleteOptions: typed clients (Helm's release storage) send the body of a DELETE this way
+    "DeleteOptions": {
+        1: ("gracePeriodSeconds", "int"),
+        2: ("preconditions", "Preconditions"),
+        3: ("orphanDependents", "bool"),
+        4: ("propagationPolicy", "str"),
+        5: ("dryRun", ["str"]),
+    },
+    "Preconditions": {1: ("uid", "str"), 2: ("resourceVersion", "str")},
     "MapEntry": {1: ("key", "rawbytes"), 2: ("value", "rawbytes")},
 }
 DECODABLE_KINDS = {
@@ -117,6 +126,7 @@ DECODABLE_KINDS = {
     "ClusterRole",
     "RoleBinding",
     "ClusterRoleBinding",
+    "DeleteOptions",
 }
 
 

@@ -1,7 +1,5 @@
-"""The emulated kube-apiserver: routing, discovery, CRUD, patch, watch, finalizers, GC, faults, request log.
-
-All object logic is synchronous on the emulator loop (see store.py), so a handler's read-modify-write
-cannot interleave with another request, the garbage collector or the workload controller.
+"""The emulated kube-apiserver's HTTP layer: routing, discovery, OpenAPI, request decoding, lists, watches,
+Tables, faults and the request log, around the object logic of core.py.
 """
 
 from __future__ import annotations
@@ -9,32 +7,39 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import copy
-import datetime as dt
 import hashlib
 import json
 import logging
-import random
-import re
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import yaml
 from aiohttp import web
 
 from . import errors
-from .patching import json_patch, merge_patch, strategic_merge_patch
+from .core import (
+    CRDS,
+    DEFAULT_NAMESPACES,
+    NAME_CHARS,
+    NAMESPACES,
+    Core,
+    Registry,
+    WriteContext,
+    manager_from_user_agent,
+    now_rfc3339,
+)
+from .patching import json_patch, merge_patch
 from .protobuf import PROTOBUF, decode_object
-from .resources import BUILTIN_RESOURCES, ResourceInfo, resources_from_crd
+from .resources import ResourceInfo
 from .store import Store
-from .types import ChangeEvent, RequestRecord
+from .types import RequestRecord, clone
 from .watch import WatchSpec, serve_watch
 
 if TYPE_CHECKING:
     from .types import EmulatorSettings, FaultInjector
+
+__all__ = ["CRDS", "NAMESPACES", "NAME_CHARS", "ApiServer", "Core", "Registry", "WriteContext", "now_rfc3339"]
 
 log = logging.getLogger(__name__)
 
@@ -51,957 +56,8 @@ SERVER_VERSION = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
-NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
-DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 TABLE_MARK = "as=Table"
-
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must"
-    " start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is"
-    " '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-_LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start"
-    " and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is"
-    " '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
-_DNS1035_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic"
-    " character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for"
-    " validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-)
-# Built-ins whose objects carry metadata.generation (custom resources always do).
-GENERATION_RESOURCES = {
-    "deployments.apps",
-    "replicasets.apps",
-    "statefulsets.apps",
-    "daemonsets.apps",
-    "pods",
-    "poddisruptionbudgets.policy",
-    "networkpolicies.networking.k8s.io",
-    "customresourcedefinitions.apiextensions.k8s.io",
-}
-FOREGROUND = "foregroundDeletion"
-# map[string]string fields of built-in types and the Go struct that holds them (for decoder messages)
-_STRING_MAPS = {
-    "labels": "ObjectMeta",
-    "annotations": "ObjectMeta",
-    "matchLabels": "LabelSelector",
-    "nodeSelector": "PodSpec",
-    "data": "",  # ConfigMap.data / Secret.data: the top-level struct
-    "stringData": "",
-}
 DELETE_RETURNS_OBJECT = {"namespaces", "pods", "services"}
-
-
-ANNOTATIONS_LIMIT = 256 * 1024
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_QUALIFIED_NAME_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric"
-    " character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is"
-    " '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-)
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start"
-    " and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for"
-    " validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
-)
-
-
-def qualified_name_errors(value: str) -> list[str]:
-    """validation.IsQualifiedName: label keys and annotation keys ([prefix/]name)."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            if len(prefix) > 253:
-                errs.append("prefix part must be no more than 253 characters")
-            if not _DNS1123_SUBDOMAIN.match(prefix):
-                errs.append("prefix part " + _SUBDOMAIN_MSG)
-    else:
-        return [
-            "a qualified name "
-            + _QUALIFIED_NAME_MSG
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part must be no more than 63 characters")
-    if not _QUALIFIED_NAME.match(name):
-        errs.append("name part " + _QUALIFIED_NAME_MSG)
-    return errs
-
-
-def label_value_errors(value: str) -> list[str]:
-    """validation.IsValidLabelValue."""
-    errs: list[str] = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _LABEL_VALUE.match(value):
-        errs.append(_LABEL_VALUE_MSG)
-    return errs
-
-
-def now_rfc3339() -> str:
-    """Second-precision UTC timestamp as the API server writes metav1.Time."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def random_suffix(n: int = 5) -> str:
-    """generateName suffix alphabet of the real server (no vowels, no confusable digits)."""
-    return "".join(random.choice(NAME_CHARS) for _ in range(n))
-
-
-def manager_from_user_agent(user_agent: str) -> str:
-    """Default field manager: the User-Agent up to the first '/' (as the real server truncates it)."""
-    return (user_agent.split("/", 1)[0] or "unknown")[:128] if user_agent else "unknown"
-
-
-def fields_v1(value: Any) -> dict:
-    """A FieldsV1-style set of the fields present in value (lists of named items keyed by name)."""
-    out: dict[str, Any] = {}
-    if not isinstance(value, dict):
-        return out
-    for key, sub in value.items():
-        if isinstance(sub, dict):
-            out[f"f:{key}"] = fields_v1(sub)
-        elif isinstance(sub, list) and sub and all(isinstance(i, dict) and "name" in i for i in sub):
-            out[f"f:{key}"] = {
-                "k:" + json.dumps({"name": i["name"]}, separators=(",", ":")): {".": {}, **fields_v1(i)}
-                for i in sub
-            }
-        elif isinstance(sub, list) and key in ("finalizers",):
-            out[f"f:{key}"] = {".": {}, **{"v:" + json.dumps(v): {} for v in sub}}
-        else:
-            out[f"f:{key}"] = {}
-    return out
-
-
-@dataclass
-class WriteContext:
-    """Who writes and how (query parameters and headers of one request)."""
-
-    manager: str
-    field_validation: str = "Warn"
-    dry_run: bool = False
-    operation: str = "Update"
-    warnings: list[str] = field(default_factory=list)
-
-
-class Registry:
-    """The served resource types: built-ins plus the versions of every established CRD."""
-
-    def __init__(self) -> None:
-        self.builtin: list[ResourceInfo] = list(BUILTIN_RESOURCES)
-        self.crds: dict[str, list[ResourceInfo]] = {}
-        self._index: dict[tuple[str, str, str], ResourceInfo] = {}
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        self._index = {(i.group, i.version, i.plural): i for i in self.all()}
-
-    def all(self) -> list[ResourceInfo]:
-        out = list(self.builtin)
-        for infos in self.crds.values():
-            out.extend(infos)
-        return out
-
-    def lookup(self, group: str, version: str, plural: str) -> ResourceInfo | None:
-        return self._index.get((group, version, plural))
-
-    def by_group_resource(self, group_resource: str) -> ResourceInfo | None:
-        """The storage-version info of a group_resource ("deployments.apps")."""
-        found = [i for i in self.all() if i.group_resource == group_resource]
-        for i in found:
-            if i.storage:
-                return i
-        return found[0] if found else None
-
-    def by_kind(self, api_version: str, kind: str) -> ResourceInfo | None:
-        for i in self.all():
-            if i.api_version == api_version and i.kind == kind:
-                return i
-        return None
-
-    def group_versions(self) -> dict[str, list[str]]:
-        """group -> served versions, preferred (storage) first; the core group is ''."""
-        out: dict[str, list[str]] = {}
-        for i in self.all():
-            versions = out.setdefault(i.group, [])
-            if i.version not in versions:
-                if i.storage:
-                    versions.insert(0, i.version)
-                else:
-                    versions.append(i.version)
-        return out
-
-    def in_group_version(self, group: str, version: str) -> list[ResourceInfo]:
-        return [i for i in self.all() if i.group == group and i.version == version]
-
-    def set_crd(self, name: str, infos: list[ResourceInfo]) -> None:
-        self.crds[name] = infos
-        self._rebuild()
-
-    def drop_crd(self, name: str) -> None:
-        self.crds.pop(name, None)
-        self._rebuild()
-
-
-NAMESPACES = next(i for i in BUILTIN_RESOURCES if i.plural == "namespaces")
-CRDS = next(i for i in BUILTIN_RESOURCES if i.plural == "customresourcedefinitions")
-
-
-class Core:
-    """Object semantics independent of HTTP, shared by the handlers, GC and the workload controller."""
-
-    def __init__(self, store: Store, registry: Registry, *, namespace_delay: float = 0.0) -> None:
-        self.store = store
-        self.registry = registry
-        self.gc_dirty = True
-        self.namespace_delay = namespace_delay
-        self._terminating_since: dict[str, float] = {}
-        store.add_listener(self._on_change)
-
-    def _on_change(self, ev: ChangeEvent) -> None:
-        """Wake the garbage collector for deletions and for objects that name owners."""
-        if (
-            ev.type == "DELETED"
-            or ev.obj["metadata"].get("ownerReferences")
-            or ev.obj["metadata"].get("deletionTimestamp")
-        ):
-            self.gc_dirty = True
-
-    # ---- helpers ---------------------------------------------------------------------------------
-    def render(self, info: ResourceInfo, obj: dict) -> dict:
-        """The stored object as seen through info's version (apiVersion rewritten for CR versions)."""
-        if obj.get("apiVersion") != info.api_version:
-            obj = dict(obj)
-            obj["apiVersion"] = info.api_version
-        return obj
-
-    def tracks_generation(self, info: ResourceInfo) -> bool:
-        return info.custom or info.group_resource in GENERATION_RESOURCES
-
-    def _spec_part(self, info: ResourceInfo, obj: dict) -> dict:
-        skip = {"metadata", "apiVersion", "kind"}
-        if info.has_subresource("status"):
-            skip.add("status")
-        return {k: v for k, v in obj.items() if k not in skip}
-
-    def namespace_state(self, namespace: str) -> dict | None:
-        return self.store.get(NAMESPACES.group_resource, "", namespace)
-
-    def validate_name(self, info: ResourceInfo, name: str) -> None:
-        """422 on a name the real server rejects for this type."""
-        if info.plural == "namespaces":
-            pattern, msg, limit = _DNS1123_LABEL, _LABEL_MSG, 63
-        elif info.plural == "services":
-            pattern, msg, limit = _DNS1035_LABEL, _DNS1035_MSG, 63
-        else:
-            pattern, msg, limit = _DNS1123_SUBDOMAIN, _SUBDOMAIN_MSG, 253
-        causes = []
-        if len(name) > limit:
-            causes.append(
-                errors.FieldError.invalid("metadata.name", name, f"must be no more than {limit} characters")
-            )
-        if not pattern.match(name):
-            causes.append(errors.FieldError.invalid("metadata.name", name, msg))
-        if causes:
-            raise errors.invalid(info, name, causes)
-
-    def _validate_metadata(self, info: ResourceInfo, obj: dict, name: str) -> None:
-        """Label and annotation rules of ValidateObjectMeta (every kind): a cluster refuses these with 422."""
-        meta = obj.get("metadata") or {}
-        causes: list[errors.FieldError] = []
-        for key, value in (meta.get("labels") or {}).items():
-            causes += [
-                errors.FieldError.invalid("metadata.labels", key, m) for m in qualified_name_errors(key)
-            ]
-            causes += [
-                errors.FieldError.invalid("metadata.labels", value, m)
-                for m in label_value_errors(value or "")
-            ]
-        annotations = meta.get("annotations") or {}
-        for key in annotations:
-            causes += [
-                errors.FieldError.invalid("metadata.annotations", key, m)
-                for m in qualified_name_errors(key.lower())
-            ]
-        if sum(len(k) + len(v or "") for k, v in annotations.items()) > ANNOTATIONS_LIMIT:
-            causes.append(errors.FieldError.too_long("metadata.annotations", ANNOTATIONS_LIMIT))
-        if causes:
-            raise errors.invalid(info, name, causes)
-
-    def _process(self, info: ResourceInfo, obj: dict, ctx: WriteContext, name: str) -> None:
-        """Defaults and validation: built-in defaults, or the CRD's structural schema."""
-        self._validate_metadata(info, obj, name)
-        if info.custom:
-            from .schema import process_custom_resource
-
-            ctx.warnings.extend(
-                process_custom_resource(info, obj, field_validation=ctx.field_validation, name=name)
-            )
-        else:
-            from .defaults import apply_defaults
-
-            apply_defaults(info, obj)
-        if info.group_resource == CRDS.group_resource:
-            self._validate_crd(obj)
-
-    def _validate_crd(self, obj: dict) -> None:
-        spec = obj.get("spec") or {}
-        names = spec.get("names") or {}
-        name = obj["metadata"]["name"]
-        expected = f"{names.get('plural', '')}.{spec.get('group', '')}"
-        causes = []
-        if name != expected:
-            causes.append(
-                errors.FieldError.invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group')
-            )
-        if not names.get("kind"):
-            causes.append(errors.FieldError.required("spec.names.kind"))
-        versions = spec.get("versions") or []
-        if not versions:
-            causes.append(
-                errors.FieldError.required(
-                    "spec.versions", "must have exactly one version marked as storage version"
-                )
-            )
-        elif sum(1 for v in versions if v.get("storage")) != 1:
-            causes.append(
-                errors.FieldError.invalid(
-                    "spec.versions", versions, "must have exactly one version marked as storage version"
-                )
-            )
-        if causes:
-            raise errors.invalid(CRDS, name, causes)
-
-    def _crd_status(self, obj: dict) -> None:
-        spec = obj.get("spec") or {}
-        names = dict(spec.get("names") or {})
-        names.setdefault("singular", names.get("kind", "").lower())
-        names.setdefault("listKind", f"{names.get('kind', '')}List")
-        old_conditions = {c.get("type"): c for c in (obj.get("status") or {}).get("conditions") or []}
-        ts = now_rfc3339()
-
-        def cond(ctype: str, reason: str, message: str) -> dict:
-            prev = old_conditions.get(ctype)
-            if prev and prev.get("status") == "True":
-                return prev
-            return {
-                "type": ctype,
-                "status": "True",
-                "lastTransitionTime": ts,
-                "reason": reason,
-                "message": message,
-            }
-
-        stored = [v["name"] for v in spec.get("versions") or [] if v.get("storage")]
-        previous = (obj.get("status") or {}).get("storedVersions") or []
-        obj["status"] = {
-            "conditions": [
-                cond("NamesAccepted", "NoConflicts", "no conflicts found"),
-                cond("Established", "InitialNamesAccepted", "the initial names have been accepted"),
-            ],
-            "acceptedNames": names,
-            "storedVersions": previous + [v for v in stored if v not in previous],
-        }
-
-    def _managed(
-        self, old: dict | None, new: dict, ctx: WriteContext, subresource: str | None, info: ResourceInfo
-    ) -> None:
-        """Record the writer in managedFields (one entry per manager, operation and subresource)."""
-        entries = list((old or {}).get("metadata", {}).get("managedFields") or [])
-        if subresource == "status":
-            part = {"status": new.get("status")} if "status" in new else {}
-        else:
-            part = {k: v for k, v in new.items() if k not in ("apiVersion", "kind", "status")}
-            if "status" in new and not info.has_subresource("status"):
-                part["status"] = new["status"]
-            meta = {
-                k: v
-                for k, v in (part.get("metadata") or {}).items()
-                if k in ("labels", "annotations", "finalizers", "ownerReferences")
-            }
-            part["metadata"] = meta
-            if not meta:
-                part.pop("metadata")
-        entry: dict[str, Any] = {
-            "manager": ctx.manager,
-            "operation": ctx.operation,
-            "apiVersion": new.get("apiVersion", ""),
-            "time": now_rfc3339(),
-            "fieldsType": "FieldsV1",
-            "fieldsV1": fields_v1(part),
-        }
-        if subresource:
-            entry["subresource"] = subresource
-        entries = [
-            e
-            for e in entries
-            if not (
-                e.get("manager") == ctx.manager
-                and e.get("operation") == ctx.operation
-                and e.get("subresource") == entry.get("subresource")
-            )
-        ]
-        entries.append(entry)
-        new["metadata"]["managedFields"] = entries
-
-    # ---- create ----------------------------------------------------------------------------------
-    def create(self, info: ResourceInfo, namespace: str | None, body: dict, ctx: WriteContext) -> dict:
-        obj = copy.deepcopy(body)
-        self._check_type(info, obj)
-        meta = obj.get("metadata")
-        if not isinstance(meta, dict):
-            meta = obj["metadata"] = {}
-        if info.namespaced:
-            body_ns = meta.get("namespace")
-            if body_ns and namespace and body_ns != namespace:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
-                )
-            namespace = namespace or body_ns or "default"
-            meta["namespace"] = namespace
-        else:
-            meta.pop("namespace", None)
-        name = meta.get("name") or ""
-        if not name:
-            prefix = meta.get("generateName") or ""
-            if not prefix:
-                raise errors.invalid(
-                    info,
-                    "",
-                    [errors.FieldError.required("metadata.name", "name or generateName is required")],
-                )
-            name = prefix + random_suffix()
-            meta["name"] = name
-        self.validate_name(info, name)
-        if info.namespaced:
-            ns_obj = self.namespace_state(namespace or "")
-            if ns_obj is None:
-                raise errors.not_found(NAMESPACES, namespace or "")
-            if ns_obj["metadata"].get("deletionTimestamp"):
-                raise errors.namespace_terminating(info, name, namespace or "")
-        if self.store.get(info.group_resource, namespace or "", name) is not None:
-            raise errors.already_exists(info, name)
-        for k in (
-            "resourceVersion",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "managedFields",
-            "selfLink",
-        ):
-            meta.pop(k, None)
-        meta["uid"] = str(uuid.uuid4())
-        meta["resourceVersion"] = ""
-        meta["creationTimestamp"] = now_rfc3339()
-        if self.tracks_generation(info):
-            meta["generation"] = 1
-        else:
-            meta.pop("generation", None)
-        obj["apiVersion"] = info.api_version
-        obj["kind"] = info.kind
-        if info.has_subresource("status") and info.plural not in ("namespaces",):
-            obj.pop("status", None)
-        self._process(info, obj, ctx, name)
-        if info.group_resource == CRDS.group_resource:
-            obj["metadata"].setdefault("finalizers", [])
-            if "customresourcecleanup.apiextensions.k8s.io" not in obj["metadata"]["finalizers"]:
-                obj["metadata"]["finalizers"].append("customresourcecleanup.apiextensions.k8s.io")
-            self._crd_status(obj)
-        self._managed(None, obj, ctx, None, info)
-        self._order_metadata(obj)
-        if ctx.dry_run:
-            obj["metadata"]["resourceVersion"] = str(self.store.resource_version)
-            return obj
-        stored = self.store.put(info.group_resource, obj)
-        if info.group_resource == CRDS.group_resource:
-            self.registry.set_crd(name, resources_from_crd(stored))
-        return stored
-
-    def _check_type(self, info: ResourceInfo, obj: dict) -> None:
-        kind = obj.get("kind")
-        api_version = obj.get("apiVersion")
-        if kind and kind != info.kind:
-            raise errors.bad_request(
-                f"the object provided is unrecognized (must be of type {info.kind}): "
-                f"couldn't get version/kind; kind {kind!r} does not match"
-            )
-        if api_version and api_version != info.api_version:
-            raise errors.bad_request(
-                f"the API version in the data ({api_version}) does not match the expected API version "
-                f"({info.api_version})"
-            )
-
-        if not info.custom and info.group_resource != CRDS.group_resource:
-            self._check_string_maps(info, obj, "")
-
-    def _check_string_maps(self, info: ResourceInfo, value: Any, path: str) -> None:
-        """map[string]string fields of built-in types (labels, selectors, ...) refuse other JSON types with the
-        decoder's 400, as the real server does before any validation."""
-        if isinstance(value, list):
-            for item in value:
-                self._check_string_maps(info, item, path)
-            return
-        if not isinstance(value, dict):
-            return
-        for key, sub in value.items():
-            sub_path = f"{path}.{key}" if path else key
-            struct = _STRING_MAPS.get(key)
-            if struct == "":
-                struct = info.kind if not path else None
-            elif struct == "ObjectMeta" and not path.endswith("metadata"):
-                struct = None
-            elif struct == "LabelSelector" and not path.endswith("selector"):
-                struct = None
-            elif struct == "PodSpec" and not path.endswith("spec"):
-                struct = None
-            if struct and isinstance(sub, dict):
-                for v in sub.values():
-                    if v is not None and not isinstance(v, str):
-                        jtype = {bool: "bool", dict: "object", list: "array"}.get(type(v), "number")
-                        raise errors.bad_request(
-                            f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: json: '
-                            f"cannot unmarshal {jtype} into Go struct field {struct}.{sub_path} of type string"
-                        )
-            elif isinstance(sub, dict | list):
-                self._check_string_maps(info, sub, sub_path)
-
-    @staticmethod
-    def _order_metadata(obj: dict) -> None:
-        """Key order like the real server (name, generateName, namespace, uid, ... ) for readable YAML."""
-        order = [
-            "name",
-            "generateName",
-            "namespace",
-            "uid",
-            "resourceVersion",
-            "generation",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "labels",
-            "annotations",
-            "ownerReferences",
-            "finalizers",
-            "managedFields",
-        ]
-        meta = obj["metadata"]
-        obj["metadata"] = {k: meta[k] for k in order if k in meta} | {
-            k: v for k, v in meta.items() if k not in order
-        }
-        head = {k: obj[k] for k in ("apiVersion", "kind", "metadata") if k in obj}
-        rest = {k: v for k, v in obj.items() if k not in head}
-        obj.clear()
-        obj.update(head)
-        obj.update(rest)
-
-    # ---- update / patch --------------------------------------------------------------------------
-    def get_or_404(self, info: ResourceInfo, namespace: str, name: str) -> dict:
-        obj = self.store.get(info.group_resource, namespace, name)
-        if obj is None:
-            raise errors.not_found(info, name)
-        return obj
-
-    def replace(
-        self,
-        info: ResourceInfo,
-        namespace: str,
-        name: str,
-        body: dict,
-        ctx: WriteContext,
-        subresource: str | None,
-    ) -> dict:
-        """PUT: optimistic concurrency on resourceVersion, then the common update path."""
-        self._check_type(info, body)
-        meta = body.get("metadata") or {}
-        if meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(
-                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
-            )
-        if info.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
-            raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request"
-            )
-        old = self.get_or_404(info, namespace, name)
-        rv = meta.get("resourceVersion")
-        if rv:
-            if rv != old["metadata"]["resourceVersion"]:
-                raise errors.conflict(info, name)
-        elif info.custom:
-            raise errors.invalid(
-                info,
-                name,
-                [
-                    errors.cause(
-                        "FieldValueInvalid",
-                        "metadata.resourceVersion",
-                        "Invalid value: 0x0: must be specified for an update",
-                    )
-                ],
-            )
-        return self.update(info, old, body, ctx, subresource)
-
-    def patch(
-        self,
-        info: ResourceInfo,
-        namespace: str,
-        name: str,
-        patch_body: Any,
-        patch_type: str,
-        ctx: WriteContext,
-        subresource: str | None,
-    ) -> dict:
-        old = self.store.get(info.group_resource, namespace, name)
-        if old is None:
-            if patch_type == "apply":
-                return self._apply_create(info, namespace, name, patch_body, ctx)
-            raise errors.not_found(info, name)
-        current = self.render(info, copy.deepcopy(old))
-        if patch_type == "json":
-            patched = json_patch(current, patch_body)
-        elif patch_type == "merge":
-            if not isinstance(patch_body, dict):
-                raise errors.bad_request(
-                    "json: cannot unmarshal array into Go value of type map[string]interface {}"
-                )
-            patched = merge_patch(current, patch_body)
-        elif patch_type == "strategic":
-            patched = strategic_merge_patch(current, patch_body)
-        else:
-            patched = merge_patch(current, patch_body)
-        if not isinstance(patched.get("metadata"), dict):
-            patched["metadata"] = {}
-        if not info.custom and info.group_resource != CRDS.group_resource:
-            self._check_string_maps(info, patched, "")
-        prv = patched["metadata"].get("resourceVersion")
-        if prv and prv != old["metadata"]["resourceVersion"]:
-            raise errors.conflict(info, name)
-        if patched["metadata"].get("name", name) != name:
-            raise errors.bad_request(
-                f"the name of the object ({patched['metadata'].get('name')}) does not match the name on the"
-                f" URL ({name})"
-            )
-        return self.update(info, old, patched, ctx, subresource)
-
-    def _apply_create(
-        self, info: ResourceInfo, namespace: str, name: str, body: Any, ctx: WriteContext
-    ) -> dict:
-        if not isinstance(body, dict):
-            raise errors.bad_request("error decoding YAML: the apply configuration must be an object")
-        body = copy.deepcopy(body)
-        body.setdefault("metadata", {})["name"] = name
-        if info.namespaced:
-            body["metadata"].setdefault("namespace", namespace)
-        return self.create(info, namespace if info.namespaced else None, body, ctx)
-
-    def update(
-        self, info: ResourceInfo, old: dict, new_in: dict, ctx: WriteContext, subresource: str | None
-    ) -> dict:
-        """The common write path of PUT and PATCH: status rules, immutables, generation, no-op, finalizers."""
-        name = old["metadata"]["name"]
-        has_status = info.has_subresource("status")
-        if subresource == "status":
-            new = copy.deepcopy(old)
-            if "status" in new_in:
-                new["status"] = copy.deepcopy(new_in["status"])
-            else:
-                new.pop("status", None)
-        elif subresource == "finalize":
-            new = copy.deepcopy(old)
-            if "spec" in new_in:
-                new["spec"] = copy.deepcopy(new_in["spec"])
-        else:
-            new = copy.deepcopy(new_in)
-            if has_status:
-                if "status" in old:
-                    new["status"] = copy.deepcopy(old["status"])
-                else:
-                    new.pop("status", None)
-        new["apiVersion"] = info.api_version
-        new["kind"] = info.kind
-        meta = new.setdefault("metadata", {})
-        if not isinstance(meta, dict):
-            meta = new["metadata"] = {}
-        old_meta = old["metadata"]
-        for k in (
-            "name",
-            "namespace",
-            "uid",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "generation",
-            "generateName",
-        ):
-            if k in old_meta:
-                meta[k] = old_meta[k]
-            else:
-                meta.pop(k, None)
-        meta["resourceVersion"] = old_meta["resourceVersion"]
-        for k in ("labels", "annotations"):
-            if meta.get(k) is None or meta.get(k) == {}:
-                meta.pop(k, None)
-        if not meta.get("finalizers"):
-            meta.pop("finalizers", None)
-        if not meta.get("ownerReferences"):
-            meta.pop("ownerReferences", None)
-        if old_meta.get("deletionTimestamp"):
-            added = [f for f in meta.get("finalizers", []) if f not in (old_meta.get("finalizers") or [])]
-            if added:
-                raise errors.invalid(
-                    info,
-                    name,
-                    [
-                        errors.FieldError.forbidden(
-                            "metadata.finalizers",
-                            "no new finalizers can be added if the object is being deleted, found new finalizers "
-                            "[]string{" + ", ".join(json.dumps(f) for f in added) + "}",
-                        )
-                    ],
-                )
-        self._process(info, new, ctx, name)
-        if info.group_resource == CRDS.group_resource:
-            self._crd_status(new)
-        if self.tracks_generation(info):
-            if self._spec_part(info, new) != self._spec_part(info, old):
-                meta["generation"] = int(old_meta.get("generation") or 0) + 1
-        if self._same(old, new):
-            return old
-        self._managed(old, new, ctx, subresource, info)
-        self._order_metadata(new)
-        if ctx.dry_run:
-            return new
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-            return self._remove(info, new)
-        stored = self.store.put(info.group_resource, new)
-        if info.group_resource == CRDS.group_resource:
-            self.registry.set_crd(name, resources_from_crd(stored))
-        return stored
-
-    @staticmethod
-    def _same(old: dict, new: dict) -> bool:
-        def strip(o: dict) -> dict:
-            o = dict(o)
-            m = dict(o.get("metadata") or {})
-            m.pop("managedFields", None)
-            m.pop("resourceVersion", None)
-            o["metadata"] = m
-            return o
-
-        return strip(old) == strip(new)
-
-    # ---- delete ----------------------------------------------------------------------------------
-    def delete(self, info: ResourceInfo, namespace: str, name: str, options: dict, ctx: WriteContext) -> dict:
-        """DELETE: finalizers make it a marked deletion; otherwise the object goes (GC handles dependents)."""
-        old = self.get_or_404(info, namespace, name)
-        pre = options.get("preconditions") or {}
-        if pre.get("uid") and pre["uid"] != old["metadata"].get("uid"):
-            raise errors.ApiError(
-                409,
-                "Conflict",
-                f"Operation cannot be fulfilled on {info.group_resource} {json.dumps(name)}: Precondition failed:"
-                f" UID in precondition: {pre['uid']}, UID in object meta: {old['metadata'].get('uid')}",
-                {"name": name, **({"group": info.group} if info.group else {}), "kind": info.plural},
-            )
-        if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
-            raise errors.ApiError(
-                409,
-                "Conflict",
-                f"Operation cannot be fulfilled on {info.group_resource} {json.dumps(name)}: Precondition failed:"
-                f" ResourceVersion in precondition: {pre['resourceVersion']}, ResourceVersion in object meta:"
-                f" {old['metadata']['resourceVersion']}",
-                {"name": name, **({"group": info.group} if info.group else {}), "kind": info.plural},
-            )
-        if ctx.dry_run:
-            return old
-        policy = options.get("propagationPolicy") or "Background"
-        if policy == "Orphan":
-            self._orphan(old["metadata"]["uid"])
-        if info.plural == "namespaces" and not info.group:
-            return self._terminate_namespace(old)
-        if (
-            policy == "Foreground"
-            and not old["metadata"].get("deletionTimestamp")
-            and self._dependents(old["metadata"]["uid"])
-        ):
-            old = copy.deepcopy(old)
-            old["metadata"]["finalizers"] = [*(old["metadata"].get("finalizers") or []), FOREGROUND]
-        if old["metadata"].get("finalizers"):
-            if old["metadata"].get("deletionTimestamp"):
-                return old
-            new = copy.deepcopy(old)
-            new["metadata"]["deletionTimestamp"] = now_rfc3339()
-            new["metadata"]["deletionGracePeriodSeconds"] = 0
-            if self.tracks_generation(info):
-                new["metadata"]["generation"] = int(new["metadata"].get("generation") or 0) + 1
-            self._order_metadata(new)
-            self.gc_dirty = True
-            return self.store.put(info.group_resource, new)
-        return self._remove(info, old)
-
-    def _remove(self, info: ResourceInfo, obj: dict) -> dict:
-        meta = obj["metadata"]
-        final = self.store.remove(info.group_resource, meta.get("namespace", ""), meta["name"]) or obj
-        self.gc_dirty = True
-        if info.group_resource == CRDS.group_resource:
-            self.registry.drop_crd(meta["name"])
-        return final
-
-    def _dependents(self, uid: str) -> list[tuple[str, dict]]:
-        return self.store.dependents(uid)
-
-    def _foreground(self, ctx: WriteContext) -> None:
-        """Objects deleted with propagationPolicy=Foreground go once their dependents are gone."""
-        for resource, obj in self.store.terminating():
-            meta = obj["metadata"]
-            if not meta.get("deletionTimestamp") or FOREGROUND not in (meta.get("finalizers") or []):
-                continue
-            dependents = self._dependents(meta["uid"])
-            for dep_resource, dep in dependents:
-                dep_info = self.registry.by_group_resource(dep_resource)
-                if dep_info is not None and not dep["metadata"].get("deletionTimestamp"):
-                    with contextlib.suppress(errors.ApiError):
-                        self.delete(
-                            dep_info,
-                            dep["metadata"].get("namespace", ""),
-                            dep["metadata"]["name"],
-                            {"propagationPolicy": "Foreground"},
-                            ctx,
-                        )
-            info = self.registry.by_group_resource(resource)
-            if dependents or info is None:
-                self.gc_dirty = True
-                continue
-            new = copy.deepcopy(obj)
-            new["metadata"]["finalizers"] = [f for f in meta["finalizers"] if f != FOREGROUND]
-            self.update(info, obj, new, ctx, None)
-
-    def _orphan(self, uid: str) -> None:
-        for resource, obj in self.store.dependents(uid):
-            refs = obj["metadata"].get("ownerReferences") or []
-            if any(r.get("uid") == uid for r in refs):
-                new = copy.deepcopy(obj)
-                kept = [r for r in refs if r.get("uid") != uid]
-                if kept:
-                    new["metadata"]["ownerReferences"] = kept
-                else:
-                    new["metadata"].pop("ownerReferences", None)
-                self.store.put(resource, new)
-
-    def _terminate_namespace(self, ns: dict) -> dict:
-        if ns["metadata"].get("deletionTimestamp"):
-            return ns
-        new = copy.deepcopy(ns)
-        new["metadata"]["deletionTimestamp"] = now_rfc3339()
-        new["metadata"]["deletionGracePeriodSeconds"] = 0
-        new.setdefault("status", {})["phase"] = "Terminating"
-        self.gc_dirty = True
-        return self.store.put(NAMESPACES.group_resource, new)
-
-    def deleted_status(self, info: ResourceInfo, obj: dict) -> dict:
-        details: dict[str, Any] = {"name": obj["metadata"]["name"]}
-        if info.group:
-            details["group"] = info.group
-        details["kind"] = info.plural
-        details["uid"] = obj["metadata"].get("uid", "")
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
-
-    # ---- controllers: garbage collection, namespace and CRD cleanup ------------------------------
-    def collect_garbage(self) -> None:
-        """Delete dependents whose owners (by uid) are all gone; finish terminating namespaces and CRDs."""
-        if not self.gc_dirty:
-            return
-        self.gc_dirty = False
-        ctx = WriteContext(manager="kube-controller-manager")
-        # Only dependents of owners that are gone can be garbage (the store indexes them by owner uid).
-        candidates = {
-            (resource, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]): (resource, obj)
-            for uid in self.store.dangling_owners()
-            for resource, obj in self.store.dependents(uid)
-        }
-        for _key, (resource, obj) in sorted(candidates.items()):
-            refs = obj["metadata"].get("ownerReferences") or []
-            if not refs or obj["metadata"].get("deletionTimestamp"):
-                continue
-            if any(self.store.uid_exists(r.get("uid", "")) for r in refs):
-                continue
-            info = self.registry.by_group_resource(resource)
-            if info is None:
-                continue
-            with contextlib.suppress(errors.ApiError):
-                self.delete(info, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], {}, ctx)
-        self._foreground(ctx)
-        self._namespaces(ctx)
-        self._crd_cleanup(ctx)
-
-    def _namespaces(self, ctx: WriteContext) -> None:
-        for ns in self.store.items(NAMESPACES.group_resource):
-            if not ns["metadata"].get("deletionTimestamp"):
-                continue
-            name = ns["metadata"]["name"]
-            since = self._terminating_since.setdefault(name, time.monotonic())
-            if time.monotonic() - since < self.namespace_delay:
-                self.gc_dirty = True  # like the real namespace controller, start a moment later
-                continue
-            remaining = 0
-            for resource in self.store.resources():
-                info = self.registry.by_group_resource(resource)
-                if info is None or not info.namespaced:
-                    continue
-                for obj in self.store.items(resource, name):
-                    remaining += 1
-                    if not obj["metadata"].get("deletionTimestamp"):
-                        with contextlib.suppress(errors.ApiError):
-                            self.delete(info, name, obj["metadata"]["name"], {}, ctx)
-            if remaining:
-                self.gc_dirty = True
-            elif not ns["metadata"].get("finalizers"):
-                self.store.remove(NAMESPACES.group_resource, "", name)
-                self._terminating_since.pop(name, None)
-
-    def _crd_cleanup(self, ctx: WriteContext) -> None:
-        for crd in self.store.items(CRDS.group_resource):
-            if not crd["metadata"].get("deletionTimestamp"):
-                continue
-            name = crd["metadata"]["name"]
-            infos = self.registry.crds.get(name) or []
-            remaining = 0
-            if infos:
-                info = infos[0]
-                for obj in self.store.items(info.group_resource):
-                    remaining += 1
-                    if not obj["metadata"].get("deletionTimestamp"):
-                        with contextlib.suppress(errors.ApiError):
-                            self.delete(
-                                info, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], {}, ctx
-                            )
-            if remaining:
-                self.gc_dirty = True
-                continue
-            new = copy.deepcopy(crd)
-            new["metadata"]["finalizers"] = [
-                f
-                for f in new["metadata"].get("finalizers") or []
-                if f != "customresourcecleanup.apiextensions.k8s.io"
-            ]
-            self.update(CRDS, crd, new, ctx, None)
-
-
-# ================================================================================================
-# HTTP layer
-# ================================================================================================
 
 
 @dataclass
@@ -1422,6 +478,17 @@ class ApiServer:
     def _wants_table(self, request: web.Request) -> bool:
         return TABLE_MARK in request.headers.get("Accept", "")
 
+    @staticmethod
+    def _include_object(request: web.Request) -> str:
+        """includeObject of a Table request: None, Metadata (the default) or Object (the full object)."""
+        value = request.query.get("includeObject") or "Metadata"
+        if value not in ("None", "Metadata", "Object"):
+            raise errors.bad_request(
+                f"includeObject: Invalid value: {errors.go_quote(value)}: must be 'Metadata', 'Object', 'None',"
+                " or empty"
+            )
+        return value
+
     async def _resource(
         self, request: web.Request, route: Route, watch: bool, fault: Any
     ) -> web.StreamResponse:
@@ -1459,6 +526,7 @@ class ApiServer:
                         info,
                         [self.core.render(info, obj)],
                         list_meta={"resourceVersion": obj["metadata"]["resourceVersion"]},
+                        include_object=self._include_object(request),
                     )
                 )
             return json_response(self.core.render(info, obj))
@@ -1501,7 +569,10 @@ class ApiServer:
     async def _delete_options(self, request: web.Request) -> dict:
         options: dict[str, Any] = {}
         raw = await request.read()
-        if raw.strip():
+        ctype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == PROTOBUF and raw:
+            options.update(decode_object(raw))
+        elif raw.strip():
             try:
                 data = json.loads(raw)
             except ValueError as exc:
@@ -1563,7 +634,9 @@ class ApiServer:
         if self._wants_table(request):
             from .table import to_table
 
-            return json_response(to_table(info, rendered, list_meta=meta))
+            return json_response(
+                to_table(info, rendered, list_meta=meta, include_object=self._include_object(request))
+            )
         if not info.custom:
             rendered = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in rendered]
         return json_response(
@@ -1631,6 +704,7 @@ class ApiServer:
                     f'strconv.ParseInt: parsing "{q["timeoutSeconds"]}": invalid syntax'
                 ) from None
         table = self._wants_table(request)
+        include_object = self._include_object(request) if table else "Metadata"
 
         def render(obj: dict) -> dict:
             out = self.core.render(info, obj)
@@ -1638,7 +712,10 @@ class ApiServer:
                 from .table import to_table
 
                 return to_table(
-                    info, [out], list_meta={"resourceVersion": out["metadata"]["resourceVersion"]}
+                    info,
+                    [out],
+                    list_meta={"resourceVersion": out["metadata"]["resourceVersion"]},
+                    include_object=include_object,
                 )
             return out
 
@@ -1714,7 +791,7 @@ class ApiServer:
                         )
                     ],
                 )
-            new = copy.deepcopy(obj)
+            new = clone(obj)
             new.setdefault("spec", {})["replicas"] = replicas
             obj = self.core.update(info, obj, new, ctx, None)
         elif request.method != "GET":

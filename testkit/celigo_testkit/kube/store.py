@@ -9,7 +9,6 @@ watchers stay valid.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -104,9 +103,7 @@ class Store:
     def dependents(self, owner_uid: str, resource: str | None = None) -> list[tuple[str, dict]]:
         """(resource, object) of the objects whose ownerReferences name owner_uid, sorted by resource and
         (namespace, name); resource narrows them to one resource. Costs O(dependents), not O(objects)."""
-        keys = sorted(
-            k for k in self._children.get(owner_uid, ()) if resource is None or k[0] == resource
-        )
+        keys = sorted(k for k in self._children.get(owner_uid, ()) if resource is None or k[0] == resource)
         return [(r, self._data[r][key]) for r, key in keys]
 
     def dangling_owners(self) -> list[str]:
@@ -144,7 +141,10 @@ class Store:
         bucket = self._data.setdefault(resource, {})
         old = bucket.get(key)
         rv = self.next_rv()
-        stored = copy.deepcopy(obj)
+        # The caller hands obj over (every writer builds a fresh object); stored objects are never mutated,
+        # so only the top level and metadata are copied to stamp the resourceVersion.
+        stored = dict(obj)
+        stored["metadata"] = dict(obj["metadata"])
         stored["metadata"]["resourceVersion"] = str(rv)
         bucket[key] = stored
         if old is None:
@@ -158,14 +158,17 @@ class Store:
         self._publish(ChangeEvent(rv, "MODIFIED" if old is not None else "ADDED", resource, stored, old))
         return stored
 
-    def remove(self, resource: str, namespace: str, name: str) -> dict | None:
-        """Delete the object; the DELETED event carries it with a fresh resourceVersion."""
+    def remove(self, resource: str, namespace: str, name: str, last: dict | None = None) -> dict | None:
+        """Delete the object; the DELETED event carries it with a fresh resourceVersion. ``last`` is its final
+        state when a write deletes it (an update removing the last finalizer): the answer and the event show
+        that state, not the stored one."""
         bucket = self._data.get(resource, {})
         old = bucket.pop((namespace, name), None)
         if old is None:
             return None
         rv = self.next_rv()
-        final = copy.deepcopy(old)
+        final = dict(last if last is not None else old)
+        final["metadata"] = dict(final["metadata"])
         final["metadata"]["resourceVersion"] = str(rv)
         uid = old["metadata"].get("uid", "")
         self._uids.pop(uid, None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import hashlib
 import heapq
 import logging
@@ -21,8 +20,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import errors
-from .server import NAME_CHARS, Core, WriteContext, now_rfc3339
+from . import errors, scheduler
+from .core import NAME_CHARS, Core, WriteContext, now_rfc3339
+from .types import SimNode, clone
 
 if TYPE_CHECKING:
     from .resources import ResourceInfo
@@ -107,6 +107,7 @@ class WorkloadController:
         self._progress: dict[str, tuple[tuple[Any, ...], float]] = {}  # deployment uid -> (state, since)
         self._ctx_kcm = WriteContext(manager="kube-controller-manager")
         self._ctx_kubelet = WriteContext(manager="kubelet")
+        self._ctx_scheduler = WriteContext(manager="kube-scheduler")
         self._queue: dict[Key, float] = {}  # key -> monotonic time it is due (0.0: now)
         # per resource, (due, key); an entry whose due differs from _queue[key] is stale
         self._heaps: dict[str, list[tuple[float, Key]]] = {r: [] for r in PHASES}
@@ -114,6 +115,11 @@ class WorkloadController:
         # (resource, namespace, name) of a Secret/ConfigMap -> names of the pods whose containers read it
         self._config_users: dict[tuple[str, str, str], set[str]] = {}
         self.examined = 0  # objects looked at by syncs (keys synced + owned objects listed); tests read it
+        # the scheduler's view: the nodes, what the pods bound to each request, the pods that fit nowhere
+        self._nodes: dict[str, SimNode] = {n.name: n for n in settings.nodes}
+        self._bound: dict[str, dict[str, tuple[float, float]]] = {n: {} for n in self._nodes}
+        self._pod_node: dict[str, str] = {}  # pod uid -> node name
+        self._unscheduled: set[Key] = set()
         core.store.add_listener(self._on_change)
 
     # ---- public, thread-safe ---------------------------------------------------------------------
@@ -137,6 +143,31 @@ class WorkloadController:
         for pod in self.core.store.items(PODS, namespace):
             self._due[pod["metadata"]["uid"]] = 0.0
             self._add((PODS, namespace, pod["metadata"]["name"]), 0.0)
+        self.poke()
+
+    def set_nodes(self, nodes: list[SimNode]) -> None:
+        """Replace the simulated nodes; pods that fit nowhere are tried again (bound pods stay where they are)."""
+        self._call_soon(lambda: self._replace_nodes(list(nodes)))
+
+    def add_node(self, node: SimNode) -> None:
+        """Add (or replace) one simulated node, e.g. one that fits the pods left Pending."""
+        self._call_soon(
+            lambda: self._replace_nodes([*(n for n in self._nodes.values() if n.name != node.name), node])
+        )
+
+    @property
+    def nodes(self) -> list[SimNode]:
+        return list(self._nodes.values())
+
+    def _replace_nodes(self, nodes: list[SimNode]) -> None:
+        self._nodes = {n.name: n for n in nodes}
+        for name in self._nodes:
+            self._bound.setdefault(name, {})
+        self._retry_unscheduled()
+
+    def _retry_unscheduled(self) -> None:
+        for key in sorted(self._unscheduled):
+            self._add(key, 0.0)
         self.poke()
 
     def poke(self) -> None:
@@ -169,6 +200,7 @@ class WorkloadController:
                 self._add(self._key(resource, obj), 0.0)
                 if resource == PODS:
                     self._index_config_users(obj, None)
+                    self._track_binding(obj)
 
     def _add(self, key: Key, at: float) -> None:
         cur = self._queue.get(key)
@@ -205,8 +237,15 @@ class WorkloadController:
                 self._due.pop(uid, None)
                 self._ready_since.pop(uid, None)
                 self._failures.pop(self._key(PODS, obj), None)
+                self._unscheduled.discard(self._key(PODS, obj))
+                node = self._pod_node.pop(uid, None)
+                if node is not None:
+                    self._bound.get(node, {}).pop(uid, None)
+                    if self._unscheduled:
+                        self._retry_unscheduled()  # its resources are free again
             else:
                 self._add(self._key(PODS, obj), 0.0)
+                self._track_binding(obj)
             self._index_config_users(obj if not deleted else None, ev.old)
             for o in (obj, ev.old):
                 for ref in (o or {}).get("metadata", {}).get("ownerReferences") or []:
@@ -389,7 +428,7 @@ class WorkloadController:
         ts = now_rfc3339()
         existing = self.core.store.get(EVENTS, ns, name)
         if existing is not None:
-            new = copy.deepcopy(existing)
+            new = clone(existing)
             new["count"] = int(existing.get("count") or 1) + 1
             new["lastTimestamp"] = ts
             self.core.update(info, existing, new, self._ctx_kcm, None)
@@ -424,7 +463,7 @@ class WorkloadController:
     def _write_status(self, resource: str, obj: dict, status: dict, ctx: WriteContext) -> dict:
         if obj.get("status") == status:
             return obj
-        new = copy.deepcopy(obj)
+        new = dict(obj)  # only its status is read by a status update
         new["status"] = status
         return self.core.update(self._info(resource), obj, new, ctx, "status")
 
@@ -463,7 +502,7 @@ class WorkloadController:
         def set_replicas(rs: dict, n: int) -> dict:
             if (rs.get("spec") or {}).get("replicas") == n:
                 return rs
-            new = copy.deepcopy(rs)
+            new = clone(rs)
             new["spec"]["replicas"] = n
             ann = new["metadata"].setdefault("annotations", {})
             ann["deployment.kubernetes.io/desired-replicas"] = str(replicas)
@@ -514,16 +553,16 @@ class WorkloadController:
             self._prune_history(dep, old_rss, int(spec.get("revisionHistoryLimit", 10)))
         revision = (new_rs["metadata"].get("annotations") or {}).get(REVISION, "1")
         if (dep["metadata"].get("annotations") or {}).get(REVISION) != revision:
-            new_dep = copy.deepcopy(dep)
+            new_dep = clone(dep)
             new_dep["metadata"].setdefault("annotations", {})[REVISION] = revision
             dep = self.core.update(self._info(DEPLOYMENTS), dep, new_dep, self._ctx_kcm, None)
         self._deployment_status(dep, new_rs, old_rss, replicas, min_ready, now, wakeups)
 
     def _create_rs(self, dep: dict, template: dict, phash: str, revision: int, replicas: int) -> dict:
         meta = dep["metadata"]
-        tmpl = copy.deepcopy(template)
+        tmpl = clone(template)
         tmpl.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = phash
-        selector = copy.deepcopy((dep.get("spec") or {}).get("selector") or {})
+        selector = clone((dep.get("spec") or {}).get("selector") or {})
         selector.setdefault("matchLabels", {})["pod-template-hash"] = phash
         spec = dep.get("spec") or {}
         body: dict[str, Any] = {
@@ -689,7 +728,7 @@ class WorkloadController:
         if len(pods) < want:
             template = (rs.get("spec") or {}).get("template") or {}
             for _ in range(want - len(pods)):
-                meta = copy.deepcopy(template.get("metadata") or {})
+                meta = clone(template.get("metadata") or {})
                 meta["generateName"] = f"{rs['metadata']['name']}-"
                 meta["namespace"] = ns
                 meta["ownerReferences"] = [self._owner_ref(rs)]
@@ -697,7 +736,7 @@ class WorkloadController:
                     "apiVersion": "v1",
                     "kind": "Pod",
                     "metadata": meta,
-                    "spec": copy.deepcopy(template.get("spec") or {}),
+                    "spec": clone(template.get("spec") or {}),
                 }
                 try:
                     pod = self.core.create(pod_info, ns, body, self._ctx_kcm)
@@ -781,11 +820,17 @@ class WorkloadController:
         uid = pod["metadata"]["uid"]
         if uid not in self._due:
             self._due[uid] = now + self.settings.rollout_delay
-        status = copy.deepcopy(pod.get("status") or {})
+        status = clone(pod.get("status") or {})
         spec = pod.get("spec") or {}
         containers = spec.get("containers") or []
         ts = now_rfc3339()
         if not status.get("startTime"):
+            node_name = spec.get("nodeName") or self._schedule(pod, status, ts)
+            if not node_name:
+                self._due.pop(uid, None)  # the kubelet's clock starts when the pod is bound
+                return
+            node = self._nodes.get(node_name)
+            address = node.address if node is not None else "10.0.0.10"
             status.update(
                 {
                     "phase": "Pending",
@@ -797,20 +842,23 @@ class WorkloadController:
                             "lastTransitionTime": ts,
                         }
                     ],
-                    "hostIP": "10.0.0.10",
-                    "hostIPs": [{"ip": "10.0.0.10"}],
+                    "hostIP": address,
+                    "hostIPs": [{"ip": address}],
                     "startTime": ts,
                     "qosClass": self._qos(containers),
                     "containerStatuses": [self._waiting(c, "ContainerCreating", "", 0) for c in containers],
                 }
             )
-            self._write_pod(pod, status)
+            if spec.get("nodeName"):
+                self._write_pod(pod, status)
+            else:
+                self._bind(pod, node_name, status)
             self._event(
                 pod,
                 "Normal",
                 "Scheduled",
                 f"Successfully assigned {pod['metadata'].get('namespace', '')}/{pod['metadata']['name']}"
-                " to emulated-node",
+                f" to {node_name}",
                 "default-scheduler",
             )
             wakeups.append(self._due[uid])
@@ -898,6 +946,61 @@ class WorkloadController:
             else:
                 self._event(pod, "Warning", "Failed", f"Error: {message}", "kubelet")
         self._write_pod(pod, status)
+
+    # ---- scheduler -------------------------------------------------------------------------------
+    def _track_binding(self, pod: dict) -> None:
+        """Count a bound pod's requests against its node (once; a pod never moves)."""
+        uid = pod["metadata"].get("uid", "")
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node or uid in self._pod_node:
+            return
+        self._pod_node[uid] = node
+        self._bound.setdefault(node, {})[uid] = scheduler.pod_requests(pod)
+        self._unscheduled.discard(self._key(PODS, pod))
+
+    def _used(self, node: str) -> tuple[float, float, int]:
+        pods = self._bound.get(node) or {}
+        return sum(c for c, _ in pods.values()), sum(m for _, m in pods.values()), len(pods)
+
+    def _schedule(self, pod: dict, status: dict, ts: str) -> str | None:
+        """The node the pod goes to (the first that fits, by name), or None after writing the scheduler's
+        PodScheduled=False Unschedulable condition (once per distinct message) and FailedScheduling event."""
+        failures = []
+        for name in sorted(self._nodes):
+            reasons, resolvable = scheduler.node_failures(self._nodes[name], pod, self._used(name))
+            if not reasons:
+                return name
+            failures.append((reasons, resolvable))
+        key = self._key(PODS, pod)
+        self._unscheduled.add(key)
+        message = scheduler.unschedulable_message(len(self._nodes), failures)
+        current = _condition(status.get("conditions") or [], "PodScheduled")
+        if current and current.get("message") == message:
+            return None
+        new_status = dict(status)
+        new_status["phase"] = "Pending"
+        new_status["conditions"] = [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": current.get("lastTransitionTime", ts)
+                if current and current.get("status") == "False"
+                else ts,
+                "reason": "Unschedulable",
+                "message": message,
+            }
+        ]
+        self._write_status(PODS, pod, new_status, self._ctx_scheduler)
+        self._event(pod, "Warning", "FailedScheduling", message, "default-scheduler")
+        return None
+
+    def _bind(self, pod: dict, node: str, status: dict) -> None:
+        """pods/binding: spec.nodeName and the PodScheduled condition in one write (no generation bump)."""
+        new = clone(pod)
+        new["spec"]["nodeName"] = node
+        new["status"] = status
+        self.core.bind(self._info(PODS), pod, new, self._ctx_scheduler)
 
     def _started_events(self, pod: dict, c: dict) -> None:
         image, name = c.get("image", ""), c.get("name", "")
