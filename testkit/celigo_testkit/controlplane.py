@@ -326,11 +326,12 @@ class ClientRequestLog:
     """`len()`/slicing/iteration over the audit records of clients (not the control plane's own work):
     the real server's counterpart of the emulator's `request_log`."""
 
-    def __init__(self, audit: AuditLog) -> None:
+    def __init__(self, audit: AuditLog, start: int = 0) -> None:
         self.audit = audit
+        self.start = start  # records before this index are someone else's (an earlier world's)
 
     def _items(self) -> list[AuditRecord]:
-        return [r for r in self.audit.records() if not r.control_plane]
+        return [r for r in self.audit.records() if not r.control_plane][self.start :]
 
     def __len__(self) -> int:
         return len(self._items())

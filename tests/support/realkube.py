@@ -39,8 +39,11 @@ class RealCluster:
         self.cp = controlplane.shared()
         self.workload = shared_simulator(self.cp)
         self.settings = self.workload.settings
+        # the emulator's log starts empty with each world; the audit log is the session's
+        self.log_start = len(self.cp.request_log)
 
     @property
     def request_log(self) -> controlplane.ClientRequestLog:
         # the audit log backend is blocking: a request is in the file before its answer is sent
-        return self.cp.request_log
+        assert self.cp.audit is not None
+        return controlplane.ClientRequestLog(self.cp.audit, self.log_start)

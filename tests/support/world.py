@@ -64,14 +64,33 @@ class World:
     # --- setup ---
     def install_crd(self, path: Path | None = None) -> None:
         crd = yaml.safe_load((path or ROOT / "crds" / "celigoconnectors.yaml").read_text())
-        self.ext.create_custom_resource_definition(crd)
         if self.real:
-            self._wait_established(crd["metadata"]["name"])
+            self._install_crd_real(crd)
+        else:
+            self.ext.create_custom_resource_definition(crd)
         try:
             self.core.create_namespace({"metadata": {"name": "celigo-operator"}})
         except ApiException as exc:
             if not (self.real and exc.status == 409):  # the real cluster keeps it between worlds
                 raise
+
+    def _install_crd_real(self, crd: dict) -> None:
+        """The CRD stays between worlds on the real cluster, replaced by each world's version: a CRD created
+        anew is watched by the controller-manager's garbage collector only from its next discovery sync
+        (every 30 s), so children of a resource deleted before then would linger."""
+        name = crd["metadata"]["name"]
+        try:
+            current = self.ext.read_custom_resource_definition(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            self.ext.create_custom_resource_definition(crd)
+            self._wait_established(name)
+            self._wait_gc_watches_crd()
+            return
+        crd["metadata"]["resourceVersion"] = current.metadata.resource_version
+        self.ext.replace_custom_resource_definition(name, crd)
+        self._wait_established(name)
 
     def _wait_established(self, name: str) -> None:
         def established() -> bool:
@@ -80,37 +99,54 @@ class World:
 
         wait_for(established, 60, what=f"CRD {name} Established")
 
-    def cleanup_real(self) -> None:
-        """Leave the shared control plane as a fresh world finds it (operators already stopped)."""
-        name = f"{PLURAL}.{GROUP}"
-        try:
-            items = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
-        except ApiException:
-            items = []
-        for obj in items:
-            if obj["metadata"].get("finalizers"):
-                try:
-                    self.custom.patch_namespaced_custom_object(
-                        GROUP, VERSION, obj["metadata"]["namespace"], PLURAL, obj["metadata"]["name"],
-                        {"metadata": {"finalizers": None}},
-                    )
-                except ApiException as exc:
-                    if exc.status != 404:
-                        raise
-        try:
-            self.ext.delete_custom_resource_definition(name)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+    def _wait_gc_watches_crd(self) -> None:
+        """A probe: a ConfigMap owned by a CeligoConnector is collected once the resource is deleted."""
+        ns = self.namespace("gc-probe")
+        owner = self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, ns, PLURAL,
+            {"apiVersion": api.API_VERSION, "kind": api.KIND, "metadata": {"name": "probe"},
+             "spec": {"credentialsSecretRef": {"name": "none"}, "suspend": True}},
+        )
+        ref = {"apiVersion": api.API_VERSION, "kind": api.KIND, "name": "probe", "uid": owner["metadata"]["uid"]}
 
-        def crd_gone() -> bool:
+        def collected() -> bool:
             try:
-                self.ext.read_custom_resource_definition(name)
+                self.core.read_namespaced_config_map("probe", ns)
             except ApiException as exc:
                 return exc.status == 404
             return False
 
-        wait_for(crd_gone, 120, interval=0.2, what="CRD deleted")
+        self.core.create_namespaced_config_map(ns, {"metadata": {"name": "probe", "ownerReferences": [ref]}})
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "probe")
+        wait_for(collected, 120, interval=0.5, what="the garbage collector watching the CRD")
+
+    def _delete_connectors(self) -> None:
+        try:
+            items = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        for obj in items:
+            ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+            try:
+                if obj["metadata"].get("finalizers"):
+                    self.custom.patch_namespaced_custom_object(
+                        GROUP, VERSION, ns, PLURAL, name, {"metadata": {"finalizers": None}}
+                    )
+                self.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        wait_for(
+            lambda: not self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"],
+            120, interval=0.2, what="every CeligoConnector deleted",
+        )
+
+    def cleanup_real(self) -> None:
+        """Leave the shared control plane as a fresh world finds it (operators already stopped): no
+        CeligoConnector, none of the world's namespaces, nothing in the operator's namespace."""
+        self._delete_connectors()
         for ns in self.made_namespaces:
             try:
                 self.core.delete_namespace(ns)
