@@ -207,20 +207,13 @@ class Reconciler:
         deployment: dict[str, Any] | None = None,
         upgrade: Cond | None = None,
     ) -> Outcome:
-        """Conditions merged (lastTransitionTime kept unless the status changed), Ready, transition Events."""
+        """Conditions merged (lastTransitionTime kept unless the status changed) and Ready. The Events of their
+        transitions are the status writer's, from the old and new status."""
         now = utcnow()
         old = [dump(c) for c in snap.stored.conditions or []]
         merged = cond.merge(old, computed, snap.generation, now, drop=drop)
         current = {c["type"]: Cond(c["type"], c["status"], c["reason"], c.get("message", "")) for c in merged}
         merged = cond.merge(merged, [cond.ready(current)], snap.generation, now)
-        for new, before in cond.transitions(old, merged):
-            if new["type"] == cond.CREDENTIALS_EXPIRING:
-                continue  # inverted polarity: the rotation module posts its own Warning when it turns True
-            if new["type"] == cond.ROTATION and new["status"] == "Unknown":
-                continue  # a rotation in progress is not news; its steps and outcome have their own Events
-            if new["type"] == cond.READY or new["status"] != "True" or before is not None:
-                kind = "Normal" if new["status"] == "True" else "Warning"
-                events.append(Event(kind, new["reason"], f"{new['type']}={new['status']}: {new['message']}"))
         status.conditions = [api.Condition.model_validate(c) for c in merged]
         status.observed_generation = snap.generation
         return Outcome(status=status, events=events, deployment=deployment, upgrade=upgrade)

@@ -72,6 +72,21 @@ def status_to_write(
     return patch
 
 
+def transition_events(old: Sequence[Mapping[str, Any]] | None, new: Sequence[Mapping[str, Any]]) -> list[Event]:
+    """The Events of condition transitions from the stored status to the new one (pure): Ready's every change,
+    a condition turning False/Unknown, and a recovery of one that was there before."""
+    events = []
+    for cur, before in cond.transitions(old, new):
+        if cur["type"] == cond.CREDENTIALS_EXPIRING:
+            continue  # inverted polarity: the rotation step posts its own Warning when it turns True
+        if cur["type"] == cond.ROTATION and cur["status"] == "Unknown":
+            continue  # a rotation in progress is not news; its steps and outcome have their own Events
+        if cur["type"] == cond.READY or cur["status"] != "True" or before is not None:
+            kind = "Normal" if cur["status"] == "True" else "Warning"
+            events.append(Event(kind, cur["reason"], f"{cur['type']}={cur['status']}: {cur.get('message', '')}"))
+    return events
+
+
 def rotations_finished(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[bool, str | None]]:
     """(succeeded, when) for each credential change that `old` -> `new` completes or starts (pure): a journal
     flow that went back to Idle, or a source-Secret credential change (a new credentials version while no
@@ -175,10 +190,11 @@ class StatusWriter:
                 for t in (cond.CREDENTIALS_VALID, cond.CELIGO_REACHABLE)
             )
             metrics.health_checked(p.namespace, p.name, healthy)
+        transitions = transition_events(p.stored.get("conditions"), conditions or [])
         patch = status_to_write(p.stored, new, self.config.status_refresh)
         if patch is not None:
             await self._write(p, new)
-        self.post(p.body, outcome.events, logger)
+        self.post(p.body, [*outcome.events, *transitions], logger)
 
     @staticmethod
     def post(body: Mapping[str, Any], events: Sequence[Event], logger: Logger) -> None:

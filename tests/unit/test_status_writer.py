@@ -169,3 +169,21 @@ def test_a_broken_condition_is_dropped_not_the_status() -> None:
     stored = read_status({"observedGeneration": 3, "conditions": [{"type": "X", "reason": "r"}, good]})
     assert stored.observed_generation == 3
     assert [c.type for c in stored.conditions or []] == ["Ready"]
+
+
+def _c(type_: str, status: str, reason: str) -> dict:
+    return {"type": type_, "status": status, "reason": reason, "message": "m", "lastTransitionTime": "t"}
+
+
+def test_events_of_condition_transitions_come_from_old_and_new_status() -> None:
+    from celigo_operator.status_writer import transition_events
+
+    old = [_c("Ready", "False", "NotDeployed"), _c("ConnectorAvailable", "False", "NotDeployed")]
+    new = [_c("Ready", "True", "Ready"), _c("ConnectorAvailable", "True", "Available"),
+           _c("Rotation", "Unknown", "InProgress"), _c("CredentialsExpiring", "True", "ExpiresSoon"),
+           _c("CeligoReachable", "True", "Reachable")]
+    events = transition_events(old, new)
+    assert [(e.type, e.reason) for e in events] == [("Normal", "Ready"), ("Normal", "Available")]
+    assert transition_events(new, new) == []
+    failing = transition_events(None, [_c("CredentialsValid", "False", "TokenRejected")])
+    assert [(e.type, e.reason) for e in failing] == [("Warning", "TokenRejected")]
