@@ -29,6 +29,8 @@ CRD = "celigoconnectors.celigo-operator.io"
 def cp() -> controlplane.ControlPlane:
     cp = controlplane.shared()
     shared_simulator(cp)
+    with cp.http() as h:  # e2e worlds keep the CRD between them; these installs bring their own
+        _delete_crd_and_wait(h)
     return cp
 
 
