@@ -93,10 +93,19 @@ class Registry:
         self.builtin: list[ResourceInfo] = list(BUILTIN_RESOURCES)
         self.crds: dict[str, list[ResourceInfo]] = {}
         self._index: dict[tuple[str, str, str], ResourceInfo] = {}
+        self._by_group_resource: dict[str, ResourceInfo] = {}
         self._rebuild()
 
     def _rebuild(self) -> None:
-        self._index = {(i.group, i.version, i.plural): i for i in self.all()}
+        infos = self.all()
+        self._index = {(i.group, i.version, i.plural): i for i in infos}
+        by_gr: dict[str, ResourceInfo] = {}
+        for i in infos:  # the storage version of each group_resource, else its first version
+            if i.storage or i.group_resource not in by_gr:
+                by_gr.setdefault(i.group_resource, i)
+                if i.storage:
+                    by_gr[i.group_resource] = i
+        self._by_group_resource = by_gr
 
     def all(self) -> list[ResourceInfo]:
         out = list(self.builtin)
@@ -109,11 +118,7 @@ class Registry:
 
     def by_group_resource(self, group_resource: str) -> ResourceInfo | None:
         """The storage-version info of a group_resource ("deployments.apps")."""
-        found = [i for i in self.all() if i.group_resource == group_resource]
-        for i in found:
-            if i.storage:
-                return i
-        return found[0] if found else None
+        return self._by_group_resource.get(group_resource)
 
     def by_kind(self, api_version: str, kind: str) -> ResourceInfo | None:
         for i in self.all():
