@@ -418,3 +418,183 @@ def test_configmap_keys(api: httpx.Client) -> None:
     ]
     ok = {"metadata": {"name": "c"}, "data": {"app.properties": "x", "KEY_1": "y", "-dash": "z"}}
     assert api.post("/api/v1/namespaces/default/configmaps", json=ok).status_code == 201
+
+
+def _pod_with(change: Callable[[dict], None]) -> dict[str, Any]:
+    body = pod()
+    change(body["spec"])
+    return body
+
+
+# (case, change of a Pod's spec, reason, field, message) — one rule each, from pkg/apis/core/validation
+POD_RULES: list[tuple[str, Callable[[dict], None], str, str, str]] = [
+    (
+        "toleration-key",
+        lambda s: s.update(tolerations=[{"key": "bad key", "operator": "Exists"}]),
+        "FieldValueInvalid",
+        "spec.tolerations[0].key",
+        'Invalid value: "bad key": ' + QNAME,
+    ),
+    (
+        "toleration-value",
+        lambda s: s.update(tolerations=[{"key": "k", "operator": "Equal", "value": "-v"}]),
+        "FieldValueInvalid",
+        "spec.tolerations[0].operator",
+        "Invalid value: \"-v\": a valid label must be an empty string or consist of alphanumeric characters, '-',"
+        " '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value', "
+        " or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+    ),
+    (
+        "toleration-effect",
+        lambda s: s.update(tolerations=[{"key": "k", "operator": "Exists", "effect": "Never"}]),
+        "FieldValueNotSupported",
+        "spec.tolerations[0].effect",
+        'Unsupported value: "Never": supported values: "NoSchedule", "PreferNoSchedule", "NoExecute"',
+    ),
+    (
+        "env-name-empty",
+        lambda s: s["containers"][0].update(env=[{"name": "", "value": "x"}]),
+        "FieldValueRequired",
+        "spec.containers[0].env[0].name",
+        "Required value",
+    ),
+    (
+        "host-port",
+        lambda s: s["containers"][0].update(ports=[{"containerPort": 80, "hostPort": 70000}]),
+        "FieldValueInvalid",
+        "spec.containers[0].ports[0].hostPort",
+        "Invalid value: 70000: must be between 1 and 65535, inclusive",
+    ),
+    (
+        "port-name-too-long",
+        lambda s: s["containers"][0].update(ports=[{"containerPort": 80, "name": "a-very-long-port-name"}]),
+        "FieldValueInvalid",
+        "spec.containers[0].ports[0].name",
+        'Invalid value: "a-very-long-port-name": must be no more than 15 characters',
+    ),
+    (
+        "duplicate-port-name",
+        lambda s: s["containers"][0].update(
+            ports=[{"containerPort": 80, "name": "http"}, {"containerPort": 81, "name": "http"}]
+        ),
+        "FieldValueDuplicate",
+        "spec.containers[0].ports[1].name",
+        'Duplicate value: "http"',
+    ),
+    (
+        "volume-name",
+        lambda s: s.update(volumes=[{"name": "Cfg", "emptyDir": {}}]),
+        "FieldValueInvalid",
+        "spec.volumes[0].name",
+        'Invalid value: "Cfg": ' + RFC1123_LABEL,
+    ),
+    (
+        "service-account-name",
+        lambda s: s.update(serviceAccountName="Bad_SA"),
+        "FieldValueInvalid",
+        "spec.serviceAccountName",
+        'Invalid value: "Bad_SA": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric'
+        " characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com',"
+        " regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+    ),
+    (
+        "node-selector-value",
+        lambda s: s.update(nodeSelector={"pool": "x" * 64}),
+        "FieldValueInvalid",
+        "spec.nodeSelector",
+        f'Invalid value: "{"x" * 64}": must be no more than 63 bytes',
+    ),
+    (
+        "cpu-negative-request",
+        lambda s: s["containers"][0].update(resources={"requests": {"cpu": "-100m"}}),
+        "FieldValueInvalid",
+        "spec.containers[0].resources.requests[cpu]",
+        'Invalid value: "-100m": must be greater than or equal to 0',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "reason", "field", "message"), POD_RULES, ids=[r[0] for r in POD_RULES]
+)
+def test_pod_spec_rule(
+    api: httpx.Client, case: str, change: Callable[[dict], None], reason: str, field: str, message: str
+) -> None:
+    assert pod_cause(api, _pod_with(change)) == (reason, field, message)
+
+
+def test_workload_rules(api: httpx.Client) -> None:
+    body = base()
+    body["spec"]["replicas"] = -1
+    r = api.post(DEPLOYS, json=body)
+    assert r.json()["details"]["causes"][0] == {
+        "reason": "FieldValueInvalid",
+        "message": "Invalid value: -1: must be greater than or equal to 0",
+        "field": "spec.replicas",
+    }
+    body = base()
+    del body["spec"]["selector"]
+    r = api.post(DEPLOYS, json=body)
+    assert r.status_code == 422
+    assert r.json()["details"]["causes"][0] == {
+        "reason": "FieldValueRequired",
+        "message": "Required value",
+        "field": "spec.selector",
+    }
+    body = base()
+    pod_spec(body)["restartPolicy"] = "Never"
+    r = api.post(DEPLOYS, json=body)
+    assert r.json()["details"]["causes"][0] == {
+        "reason": "FieldValueNotSupported",
+        "message": 'Unsupported value: "Never": supported values: "Always"',
+        "field": "spec.template.spec.restartPolicy",
+    }
+    rs = base()
+    rs["kind"] = "ReplicaSet"
+    rs["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    r = api.post("/apis/apps/v1/namespaces/default/replicasets", json=rs)
+    assert r.status_code == 422
+    assert r.json()["message"] == (
+        'ReplicaSet.apps "d" is invalid: spec.template.metadata.labels: Invalid value: {"app":"other"}: `selector`'
+        " does not match template `labels`"
+    )
+
+
+def test_secret_data_size_limit(api: httpx.Client) -> None:
+    import base64
+
+    big = base64.b64encode(b"x" * (1024 * 1024 + 1)).decode()
+    r = api.post("/api/v1/namespaces/default/secrets", json={"metadata": {"name": "big"}, "data": {"k": big}})
+    assert r.status_code == 422
+    assert r.json()["details"]["causes"] == [
+        {
+            "reason": "FieldValueTooLong",
+            "message": "Too long: may not be more than 1048576 bytes",
+            "field": "data",
+        }
+    ]
+
+
+def test_cluster_rbac_rules(api: httpx.Client) -> None:
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    r = api.post(
+        f"{rbac}/namespaces/default/roles",
+        json={"metadata": {"name": "r"}, "rules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]},
+    )
+    assert r.json()["details"]["causes"][0]["message"] == (
+        'Invalid value: ["/healthz"]: namespaced rules cannot apply to non-resource URLs'
+    )
+    ok = {"metadata": {"name": "c"}, "rules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]}
+    assert api.post(f"{rbac}/clusterroles", json=ok).status_code == 201
+    r = api.post(
+        f"{rbac}/clusterrolebindings",
+        json={
+            "metadata": {"name": "b"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "c"},
+            "subjects": [{"kind": "ServiceAccount", "name": "sa"}],
+        },
+    )
+    assert [(c["reason"], c["field"]) for c in r.json()["details"]["causes"]] == [
+        ("FieldValueNotSupported", "roleRef.kind"),
+        ("FieldValueRequired", "subjects[0].namespace"),
+    ]

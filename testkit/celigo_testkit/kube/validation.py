@@ -531,7 +531,7 @@ def decode_check(info: ResourceInfo, obj: dict) -> None:
 
 _STANDARD_CONTAINER_RESOURCES = {"cpu", "memory", "ephemeral-storage"}
 _PROTOCOLS = ("SCTP", "TCP", "UDP")
-_EFFECTS = ("NoExecute", "NoSchedule", "PreferNoSchedule")
+_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")  # validateTaintEffect's order
 _IANA_SVC_NAME = re.compile(r"^[-a-z0-9]+$")
 
 
@@ -701,7 +701,9 @@ def _toleration_errors(tolerations: Any, field: str) -> list[FieldError]:
                 )
             )
         if operator in ("", "Equal"):
-            errs.extend(FieldError.invalid(f"{tf}.operator", value, m) for m in label_value_errors(value))
+            value_errs = label_value_errors(value)
+            if value_errs:  # the messages joined into one cause, as validateTolerations does
+                errs.append(FieldError.invalid(f"{tf}.operator", value, ";".join(value_errs)))
         elif operator == "Exists":
             if value:
                 errs.append(
