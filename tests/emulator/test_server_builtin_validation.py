@@ -598,3 +598,30 @@ def test_cluster_rbac_rules(api: httpx.Client) -> None:
         ("FieldValueNotSupported", "roleRef.kind"),
         ("FieldValueRequired", "subjects[0].namespace"),
     ]
+
+
+def test_unknown_fields_are_dropped_with_a_warning_or_refused_when_strict(api: httpx.Client) -> None:
+    body = base()
+    body["spec"]["bogus"] = 1
+    container(body)["imagePolicy"] = "x"
+    r = api.post(DEPLOYS, json=body, params={"fieldValidation": "Strict"})
+    assert r.status_code == 400
+    assert r.json()["message"] == (
+        'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field'
+        ' "spec.template.spec.containers[0].imagePolicy", unknown field "spec.bogus"'
+    )  # in the order of the body
+    r = api.post(DEPLOYS, json=body)
+    assert r.status_code == 201
+    assert r.headers.get_list("Warning") == [
+        '299 - "unknown field \\"spec.template.spec.containers[0].imagePolicy\\""',
+        '299 - "unknown field \\"spec.bogus\\""',
+    ]
+    stored = api.get(f"{DEPLOYS}/d").json()
+    assert "bogus" not in stored["spec"] and "imagePolicy" not in container(stored)
+    r = api.patch(
+        f"{DEPLOYS}/d",
+        json={"metadata": {"labels": {"a": "b"}}, "spec": {"other": True}},
+        headers={"Content-Type": "application/merge-patch+json"},
+        params={"fieldValidation": "Ignore"},
+    )
+    assert r.status_code == 200 and "Warning" not in r.headers and "other" not in r.json()["spec"]

@@ -327,7 +327,7 @@ class Core:
     # ---- create ----------------------------------------------------------------------------------
     def create(self, info: ResourceInfo, namespace: str | None, body: dict, ctx: WriteContext) -> dict:
         obj = clone(body)
-        self._check_type(info, obj)
+        self._check_type(info, obj, ctx)
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
             meta = obj["metadata"] = {}
@@ -396,7 +396,7 @@ class Core:
             self.registry.set_crd(name, resources_from_crd(stored))
         return stored
 
-    def _check_type(self, info: ResourceInfo, obj: dict) -> None:
+    def _check_type(self, info: ResourceInfo, obj: dict, ctx: WriteContext) -> None:
         kind = obj.get("kind")
         api_version = obj.get("apiVersion")
         if info.custom:
@@ -424,7 +424,7 @@ class Core:
             )
 
         if not info.custom and info.group_resource != CRDS.group_resource:
-            validation.decode_check(info, obj)
+            ctx.warnings.extend(validation.decode_check(info, obj, ctx.field_validation))
 
     def _check_custom_type(self, info: ResourceInfo, obj: dict) -> None:
         """A custom resource body is decoded as unstructured JSON: kind is required (400), apiVersion must be
@@ -495,7 +495,7 @@ class Core:
         subresource: str | None,
     ) -> dict:
         """PUT: optimistic concurrency on resourceVersion, then the common update path."""
-        self._check_type(info, body)
+        self._check_type(info, body, ctx)
         meta = body.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
             raise errors.bad_request(
@@ -555,7 +555,7 @@ class Core:
         if not isinstance(patched.get("metadata"), dict):
             patched["metadata"] = {}
         if not info.custom and info.group_resource != CRDS.group_resource:
-            validation.decode_check(info, patched)
+            ctx.warnings.extend(validation.decode_check(info, patched, ctx.field_validation))
         prv = patched["metadata"].get("resourceVersion")
         if prv and prv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(info, name)

@@ -453,8 +453,17 @@ class DecodeError(Exception):
     pass
 
 
-def _check(node: _Node, value: Any, path: str, struct: str) -> None:
-    """Raise DecodeError with the Go decoder's text at the first value the Go type cannot hold."""
+def _check(
+    node: _Node,
+    value: Any,
+    path: str,
+    struct: str,
+    jpath: str = "",
+    unknown: list[tuple[dict, str, str]] | None = None,
+) -> None:
+    """Raise DecodeError with the Go decoder's text at the first value the Go type cannot hold. ``path`` is
+    the Go error's field path (no indices), ``jpath`` the strict decoder's (``containers[0].x``); fields the
+    type does not have are collected in ``unknown`` as (holder, key, jpath)."""
     if value is None or node.kind == "any":
         return
     kind = node.kind
@@ -463,24 +472,27 @@ def _check(node: _Node, value: Any, path: str, struct: str) -> None:
             raise DecodeError(_unmarshal(value, struct, path, node.go_type))
         for key, sub in value.items():
             make = node.props.get(key)
+            sub_jpath = f"{jpath}.{key}" if jpath else key
             if make is not None:
-                _check(make(), sub, f"{path}.{key}" if path else key, node.struct)
+                _check(make(), sub, f"{path}.{key}" if path else key, node.struct, sub_jpath, unknown)
+            elif unknown is not None:
+                unknown.append((value, key, sub_jpath))
         return
     if kind == "map":
         if not isinstance(value, dict):
             raise DecodeError(_unmarshal(value, struct, path, node.go_type))
         if node.values is not None:
             inner = node.values()
-            for sub in value.values():
-                _check(inner, sub, path, struct)
+            for key, sub in value.items():
+                _check(inner, sub, path, struct, f"{jpath}[{key}]", unknown)
         return
     if kind == "list":
         if not isinstance(value, list):
             raise DecodeError(_unmarshal(value, struct, path, node.go_type))
         if node.items is not None:
             inner = node.items()
-            for sub in value:
-                _check(inner, sub, path, struct)
+            for i, sub in enumerate(value):
+                _check(inner, sub, path, struct, f"{jpath}[{i}]", unknown)
         return
     if kind == "string":
         if not isinstance(value, str):
@@ -512,19 +524,30 @@ def _unmarshal(value: Any, struct: str, path: str, go_type: str, *, number: bool
     return f"json: cannot unmarshal {what} into Go struct field {struct}.{path} of type {go_type}"
 
 
-def decode_check(info: ResourceInfo, obj: dict) -> None:
-    """400 BadRequest when obj would not decode into the built-in kind's Go type."""
+def decode_check(info: ResourceInfo, obj: dict, field_validation: str = "Warn") -> list[str]:
+    """400 BadRequest when obj would not decode into the built-in kind's Go type. Fields the type does not
+    have are dropped (the decoder has nowhere to put them) and, per fieldValidation, reported: Warn (the
+    default) returns one ``unknown field "spec.x"`` warning each, Strict refuses the request with them,
+    Ignore drops them silently."""
     from .openapi import builtin_schemas, schema_name
 
     ref = schema_name(info)
     if ref not in builtin_schemas():
-        return
+        return []
+    unknown: list[tuple[dict, str, str]] = []
+    prefix = f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
     try:
-        _check(_ref_node(ref), obj, "", info.kind)
+        _check(_ref_node(ref), obj, "", info.kind, "", unknown)
     except DecodeError as exc:
-        raise errors.bad_request(
-            f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: {exc}'
-        ) from None
+        raise errors.bad_request(f"{prefix}{exc}") from None
+    if not unknown:
+        return []
+    texts = [f"unknown field {errors.go_quote(p)}" for _, _, p in unknown]
+    if field_validation == "Strict":
+        raise errors.bad_request(prefix + "strict decoding error: " + ", ".join(texts))
+    for holder, key, _ in unknown:
+        holder.pop(key, None)
+    return [] if field_validation == "Ignore" else texts
 
 
 # --- stage 2: field rules ----------------------------------------------------------------------------------
