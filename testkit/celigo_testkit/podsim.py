@@ -92,6 +92,7 @@ class PodSimulator:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._bound_at: dict[str, float] = {}  # pod uid -> when it was bound
+        self._restart_due: dict[str, float] = {}  # crash-looping pod uid -> when it next "restarts"
         self._http = cp.http(cp.kubelet_token, timeout=15.0)
         self.errors = 0
 
@@ -210,6 +211,7 @@ class PodSimulator:
                             if ev["type"] == "DELETED":
                                 self._pods.pop(key, None)
                                 self._bound_at.pop(obj["metadata"]["uid"], None)
+                                self._restart_due.pop(obj["metadata"]["uid"], None)
                             else:
                                 self._pods[key] = obj
                                 self._push(key, 0.0)
@@ -449,6 +451,15 @@ class PodSimulator:
             self._patch_status(ns, name, new)
             return
         reason, message = mode
+        if reason == "CrashLoopBackOff":
+            # one restart per retry_interval, not one per watch event (our own writes bring the pod back)
+            due = self._restart_due.get(uid, 0.0)
+            waiting = [((c.get("state") or {}).get("waiting") or {}).get("reason") for c in prev.values()]
+            if now < due and "CrashLoopBackOff" in waiting:
+                with self._cond:
+                    self._push(key, due - now)
+                return
+            self._restart_due[uid] = now + self.settings.retry_interval
         statuses = []
         for i, c in enumerate(containers):
             p = prev.get(c.get("name")) or {}
