@@ -505,6 +505,28 @@ POD_RULES: list[tuple[str, Callable[[dict], None], str, str, str]] = [
         f'Invalid value: "{"x" * 64}": must be no more than 63 bytes',
     ),
     (
+        "image-pull-policy",
+        lambda s: s["containers"][0].update(imagePullPolicy="Sometimes"),
+        "FieldValueNotSupported",
+        "spec.containers[0].imagePullPolicy",
+        'Unsupported value: "Sometimes": supported values: "Always", "IfNotPresent", "Never"',
+    ),
+    (
+        "restart-policy",
+        lambda s: s.update(restartPolicy="Sometimes"),
+        "FieldValueNotSupported",
+        "spec.restartPolicy",
+        'Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never"',
+    ),
+    (
+        "dns-policy",
+        lambda s: s.update(dnsPolicy="Google"),
+        "FieldValueNotSupported",
+        "spec.dnsPolicy",
+        'Unsupported value: "Google": supported values: "ClusterFirst", "ClusterFirstWithHostNet", "Default",'
+        ' "None"',
+    ),
+    (
         "cpu-negative-request",
         lambda s: s["containers"][0].update(resources={"requests": {"cpu": "-100m"}}),
         "FieldValueInvalid",
@@ -625,3 +647,33 @@ def test_unknown_fields_are_dropped_with_a_warning_or_refused_when_strict(api: h
         params={"fieldValidation": "Ignore"},
     )
     assert r.status_code == 200 and "Warning" not in r.headers and "other" not in r.json()["spec"]
+
+
+def test_deployment_strategy_rules(api: httpx.Client) -> None:
+    body = base()
+    body["spec"]["strategy"] = {"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}
+    r = api.post(DEPLOYS, json=body)
+    assert r.json()["details"]["causes"] == [
+        {
+            "reason": "FieldValueForbidden",
+            "message": "Forbidden: may not be specified when strategy `type` is 'Recreate'",
+            "field": "spec.strategy.rollingUpdate",
+        }
+    ]
+    body["spec"]["strategy"] = {"type": "BlueGreen"}
+    r = api.post(DEPLOYS, json=body)
+    assert r.json()["details"]["causes"][0]["message"] == (
+        'Unsupported value: "BlueGreen": supported values: "Recreate", "RollingUpdate"'
+    )
+    body["spec"]["strategy"] = {"type": "Recreate"}
+    assert api.post(DEPLOYS, json=body).status_code == 201
+    r = api.post(
+        "/api/v1/namespaces/default/services",
+        json={"metadata": {"name": "svc"}, "spec": {"type": "Internal", "ports": [{"port": 80}]}},
+    )
+    assert r.json()["details"]["causes"][0] == {
+        "reason": "FieldValueNotSupported",
+        "message": 'Unsupported value: "Internal": supported values: "ClusterIP", "ExternalName", "LoadBalancer",'
+        ' "NodePort"',
+        "field": "spec.type",
+    }

@@ -658,6 +658,11 @@ def _container_errors(c: Any, field: str, volumes: set[str], names: set[str]) ->
         if name in names:
             errs.append(FieldError.duplicate(f"{field}.name", name))
         names.add(name)
+    pull = c.get("imagePullPolicy")
+    if pull is not None and pull not in ("Always", "IfNotPresent", "Never"):
+        errs.append(
+            FieldError.not_supported(f"{field}.imagePullPolicy", pull, ("Always", "IfNotPresent", "Never"))
+        )
     if not c.get("image"):
         errs.append(FieldError.required(f"{field}.image", ""))
     port_names: set[str] = set()
@@ -770,6 +775,14 @@ def pod_spec_errors(spec: Any, field: str, *, restart_always: bool = False) -> l
     policy = spec.get("restartPolicy")
     if restart_always and policy is not None and policy != "Always":
         errs.append(FieldError.not_supported(f"{field}.restartPolicy", policy, ("Always",)))
+    elif policy is not None and policy not in ("Always", "OnFailure", "Never"):
+        errs.append(
+            FieldError.not_supported(f"{field}.restartPolicy", policy, ("Always", "OnFailure", "Never"))
+        )
+    dns = spec.get("dnsPolicy")
+    dns_policies = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
+    if dns is not None and dns not in dns_policies:
+        errs.append(FieldError.not_supported(f"{field}.dnsPolicy", dns, dns_policies))
     errs.extend(validate_labels(spec.get("nodeSelector") or {}, f"{field}.nodeSelector"))
     account = spec.get("serviceAccountName")
     if account:
@@ -827,6 +840,16 @@ def _workload_errors(obj: dict) -> list[FieldError]:
     replicas = _int(spec.get("replicas"))
     if replicas is not None and replicas < 0:
         errs.append(FieldError.invalid("spec.replicas", replicas, "must be greater than or equal to 0"))
+    strategy = spec.get("strategy") or {}
+    stype = strategy.get("type") if isinstance(strategy, dict) else None
+    if stype is not None and stype not in ("Recreate", "RollingUpdate"):
+        errs.append(FieldError.not_supported("spec.strategy.type", stype, ("Recreate", "RollingUpdate")))
+    elif stype == "Recreate" and strategy.get("rollingUpdate") is not None:
+        errs.append(
+            FieldError.forbidden(
+                "spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"
+            )
+        )
     selector = spec.get("selector")
     if not selector:
         errs.append(FieldError.required("spec.selector", ""))
@@ -882,6 +905,9 @@ def _service_errors(obj: dict) -> list[FieldError]:
         return []
     errs: list[FieldError] = []
     kind = spec.get("type") or "ClusterIP"
+    service_types = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
+    if kind not in service_types:
+        errs.append(FieldError.not_supported("spec.type", kind, service_types))
     ports = spec.get("ports") or []
     if not ports and kind != "ExternalName" and spec.get("clusterIP") != "None":
         errs.append(FieldError.required("spec.ports", ""))
