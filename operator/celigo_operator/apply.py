@@ -187,6 +187,7 @@ class Applier:
             )
             return False
         if not self.waves.may_start(owner.uid):
+            self.waves.wait(owner.uid, f"{owner.namespace}/{owner.name}")
             done.upgrade = Cond.false(
                 cond.OPERATOR_UPGRADE,
                 "Waiting",

@@ -28,7 +28,7 @@ class OperatorConfig:
     celigo_base_urls: Mapping[str, str] = field(default_factory=dict)  # region -> URL override
     connector_base_url: str | None = None  # BATON_BASE_URL handed to the connector (newer versions only)
     conductorone_base_url: str | None = None  # override of https://<tenant-host>
-    tick_interval: float = 30.0  # how often each resource is re-read: credential changes reach pods < 1 min
+    tick_interval: float = 30.0  # no longer re-reads anything (no timers): only bounds a waiting revoke's retry
     health_jitter: float = 0.1  # fraction of the health interval used to spread checks
     status_refresh: float = 3600.0  # lastCheckTime is refreshed at most this often when nothing changed
     min_ready_seconds: int = 10
@@ -36,7 +36,7 @@ class OperatorConfig:
     api_workers: int = 8
     celigo_timeout: float = 10.0
     celigo_concurrency: int = 10  # Celigo checks running at once; more wait (one per token+region is shared)
-    followup_delay: float = 2.0  # a connector still rolling out is looked at again after this, not a tick
+    followup_delay: float = 2.0  # unused: rollouts are followed by Deployment and Pod events (kept for old env)
     log_format: str = "text"  # text | json
     log_level: str = "INFO"
     standalone: bool = True  # no kopf peering; HA uses a Lease instead

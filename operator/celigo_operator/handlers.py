@@ -1,8 +1,12 @@
-"""kopf decorators only: every event lands in the same level-based reconcile (`Runtime.handle`).
+"""kopf decorators only: every event enqueues the connector key(s) it concerns (`Runtime.enqueue` and
+friends); the runtime's work queue runs the level-based reconcile.
 
-There is deliberately no handler on Secrets: kopf would stream every Secret in scope and copy data into its
-annotations. The referenced Secret is re-read on each tick instead, so a change reaches pods within
-`tick_interval` (30 s by default).
+No timers (a kopf timer puts kopf's finalizer on every resource; periodic work is the runtime's scheduler)
+and no mandatory delete handler (the same). Secrets, Deployments and Pods are watched through raw event
+handlers only, each kind's stream narrowed on the server by a label selector (`SELECTORS`, set in
+runtime.configure_settings): only opted-in source Secrets, only the operator's own Deployments and Pods.
+There is deliberately no change (create/update) handler on Secrets: kopf would copy secret data into its
+annotations.
 """
 
 from __future__ import annotations
@@ -14,10 +18,21 @@ from typing import Any, Protocol
 import kopf
 from kubernetes import client as k8s
 
-from celigo_operator import api
+from celigo_operator import api, manifests
 from celigo_operator.config import OperatorConfig
 
 RESOURCE = (api.GROUP, api.VERSION, api.PLURAL)
+SECRETS = ("", "v1", "secrets")
+DEPLOYMENTS = ("apps", "v1", "deployments")
+PODS = ("", "v1", "pods")
+OWN_CHILDREN = f"app.kubernetes.io/managed-by={manifests.MANAGED_BY},app.kubernetes.io/name=baton-celigo"
+#: The server-side label selector of each watched kind: RBAC cannot narrow list/watch to a label, so this is
+#: what keeps the operator from asking for Secrets, Deployments and Pods that are not its business.
+SELECTORS = {
+    SECRETS: f"{api.CREDENTIALS_OPT_IN_LABEL}=true",
+    DEPLOYMENTS: OWN_CHILDREN,
+    PODS: OWN_CHILDREN,
+}
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 
@@ -31,8 +46,10 @@ class Handles(Protocol):
     def ready(self) -> bool: ...
     async def startup(self) -> None: ...
     async def cleanup(self) -> None: ...
-    async def handle(self, body: Mapping[str, Any], logger: Logger, *, check_now: bool = False) -> None: ...
-    async def finalize(self, body: Mapping[str, Any], logger: Logger) -> None: ...
+    def enqueue(self, body: Mapping[str, Any], *, check_now: bool = False) -> None: ...
+    def connector_event(self, event: Mapping[str, Any]) -> bool: ...
+    def child_event(self, body: Mapping[str, Any]) -> None: ...
+    def secret_event(self, body: Mapping[str, Any]) -> None: ...
     async def forget(self, body: Mapping[str, Any]) -> None: ...
 
 
@@ -56,8 +73,7 @@ def connection_info(api_client: k8s.ApiClient) -> kopf.ConnectionInfo:
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Handles) -> None:
-    """Attach the handlers to `registry`; intervals come from the runtime's configuration."""
-    config = runtime.config
+    """Attach the handlers to `registry`."""
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -75,30 +91,35 @@ def register(registry: kopf.OperatorRegistry, runtime: Handles) -> None:
     def probe(**_: Any) -> bool:
         return runtime.ready
 
+    # Change handlers only enqueue: create and update (a spec, label or annotation change, e.g. the refresh
+    # annotation) force the health checks; resume (operator start) does not.
     @kopf.on.create(*RESOURCE, registry=registry)
     @kopf.on.update(*RESOURCE, registry=registry)
-    async def changed(body: kopf.Body, logger: Logger, **_: Any) -> None:
-        await runtime.handle(body, logger, check_now=True)
+    async def changed(body: kopf.Body, **_: Any) -> None:
+        runtime.enqueue(body, check_now=True)
 
     @kopf.on.resume(*RESOURCE, registry=registry)
-    async def resumed(body: kopf.Body, logger: Logger, **_: Any) -> None:
-        await runtime.handle(body, logger)
+    async def resumed(body: kopf.Body, **_: Any) -> None:
+        runtime.enqueue(body)
 
-    # optional: kopf adds no finalizer of its own; the operator adds one only while it holds a ConductorOne
-    # credential it created, and this handler revokes that credential and removes the finalizer.
-    @kopf.on.delete(*RESOURCE, registry=registry, optional=True)
-    async def deleted(body: kopf.Body, logger: Logger, **_: Any) -> None:
-        await runtime.finalize(body, logger)
-
-    # Raw watch events: kopf adds no finalizer for these. A DELETED event is the one moment a connector is
-    # gone for good (after any finalizer was removed), so in-memory state about it is dropped here.
+    # Raw watch events: kopf adds no finalizer for these. Every change of a connector (its status written by
+    # someone else, a deletion starting while the operator's own finalizer holds it) is queued; a DELETED
+    # event is the one moment a connector is gone for good, so in-memory state about it is dropped here.
     @kopf.on.event(*RESOURCE, registry=registry)
     async def watched(event: kopf.RawEvent, **_: Any) -> None:
         if event.get("type") == "DELETED":
             await runtime.forget(event["object"])
+        else:
+            runtime.connector_event(event)
 
-    @kopf.timer(
-        *RESOURCE, registry=registry, interval=config.tick_interval, initial_delay=config.tick_interval
-    )
-    async def tick(body: kopf.Body, logger: Logger, **_: Any) -> None:
-        await runtime.handle(body, logger)
+    @kopf.on.event(*SECRETS, registry=registry)
+    async def source_secret(event: kopf.RawEvent, **_: Any) -> None:
+        runtime.secret_event(event["object"])
+
+    @kopf.on.event(*DEPLOYMENTS, registry=registry)
+    async def deployment(event: kopf.RawEvent, **_: Any) -> None:
+        runtime.child_event(event["object"])
+
+    @kopf.on.event(*PODS, registry=registry)
+    async def pod(event: kopf.RawEvent, **_: Any) -> None:
+        runtime.child_event(event["object"])

@@ -15,6 +15,7 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kubernetes import client as k8s
@@ -208,6 +209,40 @@ class Kube:
                 {"metadata": dict(metadata)},
             )
         )
+
+    # --- Events ---
+    async def create_event(
+        self, involved: Mapping[str, Any], type_: str, reason: str, message: str, component: str
+    ) -> None:
+        """An Event about `involved` (a CeligoConnector body): posted and awaited, so an Event exists before
+        the status that reports its transition is written."""
+        meta = involved.get("metadata") or {}
+        ns = meta.get("namespace") or "default"
+        now = datetime.now(UTC)
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"namespace": ns, "generateName": f"{meta.get('name', 'celigo')}."},
+            "type": type_,
+            "reason": reason,
+            "message": message if len(message) <= 1024 else message[:1000] + " [...]",
+            "action": reason,
+            "reportingComponent": component,
+            "reportingInstance": component,
+            "source": {"component": component},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion") or f"{api.GROUP}/{api.VERSION}",
+                "kind": involved.get("kind") or api.KIND,
+                "name": meta.get("name"),
+                "namespace": ns,
+                "uid": meta.get("uid"),
+            },
+            "firstTimestamp": now.isoformat(),
+            "lastTimestamp": now.isoformat(),
+            "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "count": 1,
+        }
+        await self._call("Event", "", self._core.create_namespaced_event, ns, body)
 
     # --- the operator's own HMAC key ---
     async def load_or_create_hmac_key(self, namespace: str, name: str) -> bytes:

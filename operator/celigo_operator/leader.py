@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
@@ -162,3 +164,42 @@ class LeaderElector:
                 self.api.replace_namespaced_lease(self.s.name, self.s.namespace, lease)
         except ApiException as exc:
             log.warning("Leader election: could not release the Lease: %s", exc.reason)
+
+
+class StandbyProbe:
+    """The liveness endpoint of a replica waiting for the Lease: kopf serves it only once it runs (after the
+    Lease is held), and a standby that answered nothing would be restarted by its liveness probe over and
+    over. 200 while waiting; stopped (the port freed for kopf) when the Lease is acquired."""
+
+    def __init__(self, endpoint: str) -> None:
+        url = urlsplit(endpoint)
+        self.path = url.path or "/"
+        self.address = (url.hostname or "0.0.0.0", url.port or 80)
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> StandbyProbe:
+        path = self.path
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                ok = self.path.split("?", 1)[0] == path
+                body = b'{"standby": true}' if ok else b""
+                self.send_response(200 if ok else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(self.address, Handler)
+        threading.Thread(target=self._server.serve_forever, name="standby-probe", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

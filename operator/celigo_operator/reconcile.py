@@ -12,7 +12,9 @@ Killed at any line, the next pass converges to the same state.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from celigo_operator import api, manifests
@@ -32,6 +34,9 @@ from celigo_operator.verify import verify
 from celigo_operator.waves import WaveGate
 
 log = logging.getLogger(__name__)
+#: A health check this close to due counts as due: the scheduler wakes the connector at its due time, so this
+#: only absorbs clock granularity.
+DUE_SLACK = 0.5
 
 
 def check_spec(spec: CeligoConnectorSpec, config: OperatorConfig) -> Cond | None:
@@ -106,7 +111,7 @@ class Reconciler:
             self.health.schedule.forget(owner.uid)
         else:
             self.health.schedule.spread(owner.uid, interval)
-        due = self.health.schedule.due(owner.uid, slack=self.config.tick_interval / 2)
+        due = self.health.schedule.due(owner.uid, slack=DUE_SLACK)
 
         verified = await verify(snap, self.health, self.hmac_key, due)  # 2. verify before anything uses it
         if verified.condition is not None:
@@ -196,6 +201,27 @@ class Reconciler:
         if view.get("rotation"):
             status.rotation = rotation_model(view["rotation"])
         return rotated
+
+    def next_due(self, uid: str, body: Mapping[str, Any], status: api.CeligoConnectorStatus) -> float | None:
+        """When this connector must be looked at again with nothing else happening (monotonic seconds): its
+        next health check (which also refreshes lastCheckTime, re-checks a rejected credential and reads
+        expiries), a rotation's backoff or schedule, an upgrade's stall timeout. None: nothing timed."""
+        times: list[float] = []
+        health = self.health.schedule.next_due.get(uid)
+        if health is not None:
+            times.append(health)
+        stall = self.waves.stall_deadline(uid)
+        if stall is not None:
+            times.append(stall)
+        try:
+            spec = CeligoConnectorSpec.model_validate(body.get("spec") or {})
+        except ValueError:
+            spec = None
+        if spec is not None and status.rotation is not None:
+            when = self.rotator.next_due(spec, dump(status.rotation))
+            if when is not None:
+                times.append(time.monotonic() + max(0.0, (when - datetime.now(UTC)).total_seconds()))
+        return min(times) if times else None
 
     def _finish(
         self,

@@ -17,23 +17,32 @@ from typing import Any
 import kopf
 from kubernetes import client as k8s
 
-from celigo_operator import api, handlers, metrics, rotation
-from celigo_operator import conditions as cond
+from celigo_operator import api, handlers, manifests, metrics, rotation
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube
-from celigo_operator.leader import LeaderElector, LeaseSettings
-from celigo_operator.outcome import Outcome
+from celigo_operator.leader import LeaderElector, LeaseSettings, StandbyProbe
+from celigo_operator.outcome import Outcome, dump
+from celigo_operator.queue import WorkQueue
 from celigo_operator.reconcile import Reconciler
+from celigo_operator.scheduler import Scheduler
 from celigo_operator.status_writer import StatusWriter
 
 log = logging.getLogger(__name__)
 KOPF_PREFIX = f"kopf.{api.GROUP}"
 
 
+def key_of(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}"
+
+
 @dataclass
 class Runtime:
-    """Everything the handlers need; built before kopf starts, the Kube facade opened at startup."""
+    """Everything the handlers need; built before kopf starts, the Kube facade opened at startup.
+
+    Events enqueue connector keys (`enqueue`); the work queue runs one reconcile per key at a time
+    (`process`); the scheduler wakes a key when something timed comes due. Nothing re-reads a connector on a
+    timer of its own."""
 
     config: OperatorConfig
     api_client: k8s.ApiClient
@@ -43,12 +52,26 @@ class Runtime:
     writer: StatusWriter | None = None
     locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     stop_flag: threading.Event = field(default_factory=threading.Event)
-    followups: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    scheduler: Scheduler | None = None
+    queue: WorkQueue | None = None
+    # What events map to connectors by: a source Secret (namespace/name) -> the connectors naming it; a
+    # connector's uid -> its key (pods carry the owner's uid as a label).
+    secret_users: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    secrets_of: dict[str, set[str]] = field(default_factory=dict)
+    keys_by_uid: dict[str, str] = field(default_factory=dict)
+    started: bool = False
+    metrics_serving: bool = False  # /metrics is up (a standby starts it before it holds the Lease)
+    forgotten: dict[str, None] = field(default_factory=dict)  # uids of deleted connectors (recent, bounded)
 
     @property
     def ready(self) -> bool:
-        return self.reconciler is not None
+        return self.reconciler is not None and self.started
+
+    @property
+    def followups(self) -> dict[str, float]:
+        """Keys with something timed pending (the scheduler's entries)."""
+        return self.scheduler.due if self.scheduler is not None else {}
 
     async def startup(self) -> None:
         self.kube = Kube(self.api_client, workers=self.config.api_workers, timeout=self.config.api_timeout)
@@ -56,13 +79,25 @@ class Runtime:
             self.config.operator_namespace, self.config.hmac_secret_name
         )
         self.health = HealthChecker(self.config)
-        if self.config.metrics_port:
+        if self.config.metrics_port and not self.metrics_serving:
             metrics.start_metrics_server(self.config.metrics_port)
+            self.metrics_serving = True
         self.reconciler = Reconciler(self.kube, self.config, key, self.health)
         self.writer = StatusWriter(self.kube, self.config)
+        self.scheduler = Scheduler(self._fire)
+        self.queue = WorkQueue(
+            self.process, self.scheduler_after, workers=max(1, self.config.api_workers // 2)
+        )
+        self.scheduler.start()
+        self.queue.start()
+        self.started = True
 
     async def cleanup(self) -> None:
         self.stop_flag.set()
+        if self.queue is not None:
+            await self.queue.stop()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         for task in list(self.background):
             task.cancel()
         if self.health is not None:
@@ -70,105 +105,235 @@ class Runtime:
         if self.kube is not None:
             self.kube.close()
 
+    # --- events in ------------------------------------------------------------------------------------
+
+    def _fire(self, key: str) -> None:
+        if self.queue is not None:
+            self.queue.add(key)
+
+    def scheduler_after(self, key: str, delay: float) -> None:
+        if self.scheduler is not None:
+            self.scheduler.after(key, delay)
+
+    def enqueue(self, body: Mapping[str, Any], *, check_now: bool = False) -> None:
+        """A connector changed (or kopf resumed it): note what it references, and queue it."""
+        meta = body.get("metadata") or {}
+        ns, name = meta.get("namespace"), meta.get("name")
+        if not ns or not name or self.queue is None:
+            return
+        key = key_of(ns, name)
+        self._index(key, meta.get("uid"), body.get("spec") or {})
+        self.queue.add(key, check_now=check_now)
+
+    def connector_event(self, event: Mapping[str, Any]) -> bool:
+        """A raw watch event of a connector: queue it unless it is the echo of this operator's own status
+        write. Returns whether it was queued."""
+        body = event.get("object") or {}
+        meta = body.get("metadata") or {}
+        key = key_of(meta.get("namespace", ""), meta.get("name", ""))
+        own = self.writer.written.get(key) if self.writer is not None else None
+        if own and own == meta.get("resourceVersion"):
+            self._index(key, meta.get("uid"), body.get("spec") or {})
+            return False
+        self.enqueue(body)
+        return True
+
+    def child_event(self, body: Mapping[str, Any]) -> None:
+        """A Deployment or Pod of a connector changed: queue its owner (rollouts are followed by events)."""
+        meta = body.get("metadata") or {}
+        ns = meta.get("namespace", "")
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("kind") == api.KIND and str(ref.get("apiVersion", "")).startswith(api.GROUP + "/"):
+                self._add(key_of(ns, ref["name"]))
+                return
+        uid = (meta.get("labels") or {}).get(manifests.LABEL_OWNER_UID)
+        key = self.keys_by_uid.get(uid or "")
+        if key is not None:
+            self._add(key)
+
+    def secret_event(self, body: Mapping[str, Any]) -> None:
+        """An opted-in source Secret changed: queue every connector that references it."""
+        meta = body.get("metadata") or {}
+        for key in sorted(
+            self.secret_users.get(key_of(meta.get("namespace", ""), meta.get("name", ""))) or ()
+        ):
+            self._add(key)
+
+    def _add(self, key: str) -> None:
+        if self.queue is not None:
+            self.queue.add(key)
+
+    def _index(self, key: str, uid: str | None, spec: Mapping[str, Any]) -> None:
+        ns = key.split("/", 1)[0]
+        names = set()
+        for ref in (
+            (spec.get("credentialsSecretRef") or {}),
+            ((spec.get("conductorOne") or {}).get("credentialsSecretRef") or {}),
+        ):
+            if ref.get("name"):
+                names.add(key_of(ns, str(ref["name"])))
+        old = self.secrets_of.get(key, set())
+        for gone in old - names:
+            users = self.secret_users.get(gone)
+            if users is not None:
+                users.discard(key)
+                if not users:
+                    del self.secret_users[gone]
+        for new in names - old:
+            self.secret_users[new].add(key)
+        self.secrets_of[key] = names
+        if uid:
+            self.keys_by_uid[uid] = key
+
+    # --- one reconcile ----------------------------------------------------------------------------------
+
+    async def process(self, key: str, check_now: bool) -> bool:
+        """Reconcile one key (the queue runs one per key at a time). False: it failed in a way reported as
+        a condition, to be retried with backoff."""
+        assert self.kube is not None
+        ns, name = key.split("/", 1)
+        latest = await self.kube.get_connector(ns, name)
+        if latest is None:
+            return True
+        meta = latest["metadata"]
+        if meta.get("deletionTimestamp"):
+            return await self.finalize(latest, logging.LoggerAdapter(log, {"key": key}))
+        return await self.handle(latest, kopf_logger(key), check_now=check_now)
+
     async def handle(
         self,
         body: Mapping[str, Any],
         logger: logging.Logger | logging.LoggerAdapter[Any],
         *,
         check_now: bool = False,
-    ) -> None:
-        """Reconcile one resource (serialised per resource); the status writer writes what changed."""
+    ) -> bool:
+        """Reconcile one resource as read (serialised per resource); the status writer writes what changed,
+        and the scheduler is told when the connector is next due."""
         assert self.reconciler is not None and self.kube is not None and self.writer is not None
-        uid = body["metadata"]["uid"]
+        assert self.scheduler is not None
+        meta = body["metadata"]
+        uid = meta["uid"]
+        key = key_of(meta["namespace"], meta["name"])
         async with self.locks[uid]:
-            meta = body["metadata"]
             started = time.monotonic()
             error: str | None = None
             try:
-                # The body a handler got may be older than what a concurrent tick just wrote.
-                latest = await self.kube.get_connector(meta["namespace"], meta["name"])
-                if latest is None or latest["metadata"].get("uid") != uid:
-                    return
-                if latest["metadata"].get("deletionTimestamp"):
-                    return
-                writing = self.writer.begin(latest)
+                self._index(key, uid, body.get("spec") or {})
+                writing = self.writer.begin(body)
                 outcome = await self.reconciler.reconcile(
-                    latest, check_now=check_now, persist=writing.checkpoint
+                    body, check_now=check_now, persist=writing.checkpoint
                 )
                 await self.writer.publish(writing, outcome, logger)
-                self._follow_up(body, outcome, logger)
+                if journal_moved(body.get("status"), outcome.status):
+                    # The rotation stage runs after apply: a step that moved (e.g. to RollingOut) has work for
+                    # the next pass, which no watch event brings (the echo of our own write is skipped).
+                    self._add(key)
+                due = self.reconciler.next_due(uid, body, outcome.status)
+                self.scheduler.set(
+                    key, None if due is None else self.scheduler.now() + (due - time.monotonic())
+                )
+                self._wake_waiting()
+                return not failed(outcome)
             except Exception as exc:
                 error = type(exc).__name__
                 raise
             finally:
                 metrics.observe_reconcile(meta["namespace"], meta["name"], time.monotonic() - started, error)
+                if uid in self.forgotten:
+                    # Deleted while this pass ran from an earlier read: what it put back goes again.
+                    self._drop(uid, key, meta)
+
+    def _wake_waiting(self) -> None:
+        """Connectors refused an upgrade slot are queued again once one is free."""
+        assert self.reconciler is not None
+        waves = self.reconciler.waves
+        if waves.waiting and waves.open():
+            for who in sorted(set(waves.waiting.values())):
+                self._add(who)
 
     async def finalize(
         self, body: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
-    ) -> None:
-        """Deletion of a resource holding an operator-created ConductorOne credential: revoke it (bounded)."""
-        assert self.reconciler is not None and self.writer is not None
+    ) -> bool:
+        """Deletion of a resource holding an operator-created ConductorOne credential (the operator's own
+        finalizer): revoke it (bounded by the revoke timeout), then remove the finalizer. No finalizer: nothing
+        to do, the API server deletes the resource and its children go with it."""
+        assert self.reconciler is not None and self.writer is not None and self.scheduler is not None
+        meta = body["metadata"]
+        key = key_of(meta["namespace"], meta["name"])
         try:
             note = await self.reconciler.rotator.finalize(body)
         except rotation.Wait as wait:
-            raise kopf.TemporaryError(wait.message, delay=max(1.0, self.config.tick_interval)) from None
+            logger.info("deletion waits: %s", wait.message)
+            self.scheduler.after(key, min(10.0, max(1.0, self.config.tick_interval)))
+            return True
         if note is not None:
-            self.writer.post(body, [note], logger)
+            await self.writer.post(body, [note], logger)
+        return True
 
     async def forget(self, body: Mapping[str, Any]) -> None:
         """The connector is gone (its DELETED watch event): drop everything held in memory about it — its
-        lock, pending follow-up, wave slot or halt, health schedule, rate limiter (unless another connector
-        shares it) and metric series. A reconcile still running for it finishes first, so it cannot put
-        anything back (any later one finds the resource gone and stops before touching state)."""
+        lock, queue and scheduler entries, wave slot or halt, health schedule, rate limiter (unless another
+        connector shares it) and metric series. A reconcile still running for it finishes first, so it cannot
+        put anything back (any later one finds the resource gone and stops before touching state)."""
         meta = body.get("metadata") or {}
         uid = meta.get("uid")
         if not uid:
             return
+        key = key_of(meta.get("namespace", ""), meta.get("name", ""))
         lock = self.locks.get(uid)
         if lock is not None:
             async with lock:
                 pass
-        followup = self.followups.pop(uid, None)
-        if followup is not None:
-            followup.cancel()
+        self.forgotten[uid] = None
+        while len(self.forgotten) > 10000:
+            del self.forgotten[next(iter(self.forgotten))]
+        self._drop(uid, key, meta)
+
+    def _drop(self, uid: str, key: str, meta: Mapping[str, Any]) -> None:
+        if self.scheduler is not None:
+            self.scheduler.cancel(key)
+        if self.queue is not None:
+            self.queue.forget(key)
         self.locks.pop(uid, None)
+        if self.writer is not None:
+            self.writer.written.pop(key, None)
+        self.keys_by_uid.pop(uid, None)
+        self._index(key, None, {})
+        self.secrets_of.pop(key, None)
         if self.reconciler is not None:
             self.reconciler.waves.forget(uid)
+            self._wake_waiting()
         if self.health is not None:
             self.health.forget(uid)
         metrics.forget_connector(meta.get("namespace", ""), meta.get("name", ""))
 
-    def _follow_up(
-        self, body: Mapping[str, Any], outcome: Outcome, logger: logging.Logger | logging.LoggerAdapter[Any]
-    ) -> None:
-        """A connector still rolling out is looked at again in `followup_delay`, not a whole tick later, so
-        Ready follows the pods within seconds. One pending follow-up per resource."""
-        available = next(
-            (c for c in outcome.status.conditions or [] if c.type == cond.CONNECTOR_AVAILABLE), None
+
+#: Reasons that say a pass failed on something that may work on retry (the Kubernetes API, a journal write):
+#: reported as conditions, and retried with the queue's backoff.
+RETRY_REASONS = frozenset({"ApplyFailed", "SecretUnreadable", "JournalWriteFailed", "VerificationPending"})
+
+
+def failed(outcome: Outcome) -> bool:
+    return any(c.reason in RETRY_REASONS and c.status != "True" for c in outcome.status.conditions or [])
+
+
+def journal_moved(stored: Mapping[str, Any] | None, status: api.CeligoConnectorStatus) -> bool:
+    """Whether this pass moved the rotation journal's step or a flow's current credential."""
+
+    def marks(rot: Mapping[str, Any]) -> tuple[Any, ...]:
+        return (
+            rot.get("step"),
+            rot.get("id"),
+            *(((rot.get(flow) or {}).get("current") or {}).get("id") for flow in ("conductorOne", "celigo")),
         )
-        uid = body["metadata"]["uid"]
-        if available is None or available.reason != "Progressing" or uid in self.followups:
-            return
-        if self.config.followup_delay >= self.config.tick_interval:
-            return
 
-        async def again() -> None:
-            try:
-                await asyncio.sleep(self.config.followup_delay)
-                self.followups.pop(uid, None)
-                await self.handle(body, logger)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the next tick retries; a follow-up must never crash the loop
-                logger.warning("follow-up reconcile failed: %s", type(exc).__name__)
-            finally:
-                if self.followups.get(uid) is task:
-                    del self.followups[uid]
+    before = (stored or {}).get("rotation") or {}
+    after = dump(status.rotation) if status.rotation is not None else {}
+    return marks(before) != marks(after)
 
-        task = asyncio.get_running_loop().create_task(again())
-        self.followups[uid] = task
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+
+def kopf_logger(key: str) -> logging.LoggerAdapter[Any]:
+    return logging.LoggerAdapter(logging.getLogger("celigo_operator.reconcile"), {"key": key})
 
 
 def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
@@ -180,6 +345,8 @@ def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) 
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{api.GROUP}/finalizer"
+    for kind, selector in handlers.SELECTORS.items():
+        settings.watching.label_selectors[kind] = selector
     settings.watching.server_timeout = config.watch_server_timeout
     settings.watching.client_timeout = config.watch_client_timeout
     settings.watching.connect_timeout = 30
@@ -214,7 +381,11 @@ def _elector(config: OperatorConfig, api_client: k8s.ApiClient) -> LeaderElector
 
 
 def run(
-    config: OperatorConfig, api_client: k8s.ApiClient, *, ready_flag: Any = None, runtime: Runtime | None = None
+    config: OperatorConfig,
+    api_client: k8s.ApiClient,
+    *,
+    ready_flag: Any = None,
+    runtime: Runtime | None = None,
 ) -> int:
     """Run the operator until stopped (blocking): the `celigo-operator run` command. Returns the exit code:
     1 when the leader Lease was lost (the pod restarts and campaigns again), else 0. A caller that passes
@@ -229,11 +400,21 @@ def run(
     lost = threading.Event()
     elector = _elector(config, api_client) if config.leader_election else None
     if elector is not None:
+        # A standby serves /metrics and answers its liveness probe while it waits; only the leader watches,
+        # caches and reconciles (kopf starts once the Lease is held, and reports ready after its startup).
+        if config.metrics_port and not runtime.metrics_serving:
+            metrics.start_metrics_server(config.metrics_port)
+            runtime.metrics_serving = True
+        standby = StandbyProbe(config.liveness_endpoint).start() if config.liveness_endpoint else None
         # SIGTERM while still waiting for the Lease must end the wait (kopf installs its handlers later).
         waiting = threading.Event()
         previous = signal.signal(signal.SIGTERM, lambda *_: waiting.set())
-        if not elector.acquire(waiting):
-            return 0
+        try:
+            if not elector.acquire(waiting):
+                return 0
+        finally:
+            if standby is not None:
+                standby.stop()
         signal.signal(signal.SIGTERM, previous)
 
         def on_lost() -> None:

@@ -18,13 +18,12 @@ change, counted once, here).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
-
-import kopf
+from typing import Any
 
 from celigo_operator import api, metrics
 from celigo_operator import conditions as cond
@@ -33,6 +32,7 @@ from celigo_operator.kube import Kube, KubeError
 from celigo_operator.outcome import Event, Outcome, dump, merge_patch, rotation_model
 
 log = logging.getLogger(__name__)
+EVENT_COMPONENT = "celigo-operator"  # Events' reporting component (kubectl describe's "From")
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 _IDLE = (None, "Idle")
 
@@ -131,6 +131,9 @@ class StatusWriter:
     def __init__(self, kube: Kube, config: OperatorConfig) -> None:
         self.kube = kube
         self.config = config
+        # namespace/name -> the resourceVersion this writer's last status write produced: the watch event
+        # echoing it needs no reconcile.
+        self.written: dict[str, str] = {}
 
     def begin(self, body: Mapping[str, Any]) -> Pass:
         meta = body["metadata"]
@@ -173,6 +176,7 @@ class StatusWriter:
         else:
             raise KubeError(409, "Conflict", "the resource kept changing", kind=api.KIND, name=p.name)
         p.resource_version = (written.get("metadata") or {}).get("resourceVersion") or p.resource_version
+        self.written[f"{p.namespace}/{p.name}"] = p.resource_version or ""
         before = dict(p.stored)
         p.stored["rotation"] = rotation
         self._count_rotations(p, before, p.stored)
@@ -192,16 +196,30 @@ class StatusWriter:
             metrics.health_checked(p.namespace, p.name, healthy)
         transitions = transition_events(p.stored.get("conditions"), conditions or [])
         patch = status_to_write(p.stored, new, self.config.status_refresh)
-        if patch is not None:
-            await self._write(p, new)
-        self.post(p.body, [*outcome.events, *transitions], logger)
+        # The Events go out together with the status write and the pass ends once both are stored: a reader
+        # who sees the new status finds no writes still to come (a failed write is retried by the next pass,
+        # which may post a transition again: at least once, never lost).
+        events = self.post(p.body, [*outcome.events, *transitions], logger)
+        if patch is None:
+            await events
+            return
+        results = await asyncio.gather(events, self._write(p, new), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
-    @staticmethod
-    def post(body: Mapping[str, Any], events: Sequence[Event], logger: Logger) -> None:
-        """Post Events about the resource (transitions and actions only; messages carry no secrets)."""
-        for event in events:
+    async def post(self, body: Mapping[str, Any], events: Sequence[Event], logger: Logger) -> None:
+        """Post Events about the resource (transitions and actions only; messages carry no secrets), all at
+        once, and return when they are stored."""
+
+        async def one(event: Event) -> None:
             logger.info("%s: %s", event.reason, event.message)
-            kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
+            try:
+                await self.kube.create_event(body, event.type, event.reason, event.message, EVENT_COMPONENT)
+            except KubeError as exc:  # an Event is a courtesy: never fail the pass for one
+                logger.warning("posting Event %s failed: %s", event.reason, exc.reason)
+
+        await asyncio.gather(*(one(e) for e in events))
 
     async def _write(self, p: Pass, new: dict[str, Any]) -> None:
         """The final status: the whole pass was computed from a fresh read, so on a conflict it is written
@@ -229,6 +247,7 @@ class StatusWriter:
         else:
             return
         p.resource_version = (written.get("metadata") or {}).get("resourceVersion") or p.resource_version
+        self.written[f"{p.namespace}/{p.name}"] = p.resource_version or ""
         before, p.stored = p.stored, new
         self._count_rotations(p, before, new)
 

@@ -51,6 +51,20 @@ class WaveGate:
     stall_after: float = 600.0  # a connector not available this long after its upgrade started stalls the wave
     rolling: dict[str, float] = field(default_factory=dict)
     halted_by: dict[str, str] = field(default_factory=dict)  # uid -> namespace/name
+    waiting: dict[str, str] = field(default_factory=dict)  # uid -> namespace/name, refused a slot
+
+    def wait(self, uid: str, who: str) -> None:
+        """`uid` asked for a slot and got none: it is woken when one frees (no re-check on a timer)."""
+        self.waiting[uid] = who
+
+    def open(self) -> bool:
+        """A waiting connector could start now."""
+        return not self.halted_by and len(self.rolling) < max(1, self.size)
+
+    def stall_deadline(self, uid: str) -> float | None:
+        """When `uid`'s upgrade counts as stalled (monotonic), while it rolls."""
+        started = self.rolling.get(uid)
+        return None if started is None else started + self.stall_after
 
     def may_start(self, uid: str) -> bool:
         if uid in self.rolling:
@@ -58,6 +72,7 @@ class WaveGate:
         return not self.halted_by and len(self.rolling) < max(1, self.size)
 
     def start(self, uid: str, now: float | None = None) -> None:
+        self.waiting.pop(uid, None)
         self.rolling.setdefault(uid, time.monotonic() if now is None else now)
 
     def finished(self, uid: str) -> None:
@@ -73,6 +88,7 @@ class WaveGate:
         self.halted_by[uid] = who
 
     def forget(self, uid: str) -> None:
+        self.waiting.pop(uid, None)
         self.rolling.pop(uid, None)
         self.halted_by.pop(uid, None)
 

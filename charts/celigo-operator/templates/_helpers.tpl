@@ -73,15 +73,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 # (create, list by label, delete old versions).
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "create", "delete"]
+  # watch: the operator lists and watches only Secrets labelled celigo-operator.io/credentials=true (a
+  # server-side selector), but RBAC cannot limit list/watch to a label: this grant allows reading every
+  # Secret in scope. The namespaced install is the least-privilege choice.
+  verbs: ["get", "list", "watch", "create", "delete"]
 # The connector's Deployment: read, create, replace to repair drift or roll new credentials.
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "create", "update"]
+  # list/watch (its own, by label): a rollout is followed by Deployment events, never by polling.
+  verbs: ["get", "list", "watch", "create", "update"]
 # Pod states explain an unavailable connector (CrashLoopBackOff, ImagePullBackOff).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list"]
+  # watch (its connectors' pods, by label): pod events wake the connector they belong to.
+  verbs: ["list", "watch"]
 # Events on the CeligoConnector.
 - apiGroups: [""]
   resources: ["events"]

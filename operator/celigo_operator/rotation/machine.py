@@ -33,6 +33,7 @@ from typing import Any
 
 from celigo_operator import api
 from celigo_operator import conditions as cond
+from celigo_operator.api import CeligoConnectorSpec
 from celigo_operator.clients import Clients
 from celigo_operator.conditions import Cond, format_time, parse_time, utcnow
 from celigo_operator.config import OperatorConfig, RotationSettings
@@ -175,6 +176,18 @@ class Rotator:
             await expiry.expiry(ctx, rot, result, self.providers, self.settings)
         ctx.status["rotation"] = rot
         return result
+
+    def next_due(self, spec: CeligoConnectorSpec, rot: Mapping[str, Any]) -> datetime | None:
+        """The earliest time the journal has something timed to do: a backoff ending or a schedule coming due
+        (the scheduler wakes the connector then; nothing re-reads it in between)."""
+        times = [t for t in (parse_time(rot.get("nextAttemptAt")),) if t is not None]
+        for flow in enabled_flows(spec):
+            state = rot.get(FLOW_KEY[flow]) or {}
+            raw = self.providers[flow].schedule(spec)
+            base = parse_time(state.get("lastRotatedAt") or state.get("enabledAt"))
+            if raw and base and not state.get("requested") and not state.get("unsupported"):
+                times.append(base + timedelta(seconds=api.parse_duration(raw)))
+        return min(times) if times else None
 
     def _triggers(self, ctx: Context, rot: dict[str, Any], flows: list[Flow], now: datetime) -> bool:
         """Mark flows requested by the rotate-now annotation (each new value once) or their schedule."""
