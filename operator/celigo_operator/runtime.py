@@ -18,6 +18,7 @@ import kopf
 from kubernetes import client as k8s
 
 from celigo_operator import api, handlers, manifests, metrics, rotation
+from celigo_operator.caches import CachedKube
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube
@@ -74,7 +75,7 @@ class Runtime:
         return self.scheduler.due if self.scheduler is not None else {}
 
     async def startup(self) -> None:
-        self.kube = Kube(self.api_client, workers=self.config.api_workers, timeout=self.config.api_timeout)
+        self.kube = CachedKube(self.api_client, workers=self.config.api_workers, timeout=self.config.api_timeout)
         key = await self.kube.load_or_create_hmac_key(
             self.config.operator_namespace, self.config.hmac_secret_name
         )
@@ -137,6 +138,11 @@ class Runtime:
             return False
         self.enqueue(body)
         return True
+
+    def cache_event(self, kind: str, event: Mapping[str, Any]) -> None:
+        """A watched object's event goes into the cache before anything is enqueued for it."""
+        if isinstance(self.kube, CachedKube):
+            self.kube.observe(kind, event.get("type"), event.get("object") or {})
 
     def child_event(self, body: Mapping[str, Any]) -> None:
         """A Deployment or Pod of a connector changed: queue its owner (rollouts are followed by events)."""
