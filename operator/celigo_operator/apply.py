@@ -148,7 +148,10 @@ class Applier:
         if not manifests.owned_by(actual, owner):
             raise ChildConflict("Deployment", name)
         annotations = desired["metadata"]["annotations"]
-        matches = manifests.is_subset(desired["spec"], actual.get("spec")) and manifests.is_subset(
+        # The API server omits zero-valued optional integers (Go's omitempty): minReadySeconds 0 reads back
+        # as absent, which is not drift.
+        stored = {"minReadySeconds": 0, **(actual.get("spec") or {})}
+        matches = manifests.is_subset(desired["spec"], stored) and manifests.is_subset(
             desired["metadata"].get("labels"), actual["metadata"].get("labels")
         )
         change = waves.classify(
@@ -161,17 +164,19 @@ class Applier:
             return None, actual
         if change == "operator" and not self._upgrade_may_roll(owner, spec, done):
             return None, actual
-        body = {
-            **desired,
-            "metadata": {
-                **actual["metadata"],
-                "labels": {**(actual["metadata"].get("labels") or {}), **desired["metadata"]["labels"]},
-                "annotations": {**(actual["metadata"].get("annotations") or {}), **annotations},
-                "ownerReferences": desired["metadata"]["ownerReferences"],
-            },
-        }
-        body["metadata"].pop("managedFields", None)
-        return "Updated", await self.kube.replace_deployment(body)
+        try:
+            return "Updated", await self.kube.replace_deployment(_replacement(desired, actual))
+        except KubeError as exc:
+            if not exc.conflict:
+                raise
+        # The deployment controller writes the Deployment right after a change (status, revision annotation),
+        # so our read can be a version behind: once, re-read and replace on the current version.
+        current = await self.kube.get_deployment(owner.namespace, name)
+        if current is None:
+            return "Created", await self.kube.create_deployment(desired)
+        if not manifests.owned_by(current, owner):
+            raise ChildConflict("Deployment", name)
+        return "Updated", await self.kube.replace_deployment(_replacement(desired, current))
 
     def _upgrade_may_roll(self, owner: Owner, spec: CeligoConnectorSpec, done: Applied) -> bool:
         """Whether an operator-driven template change may roll now; says why not in OperatorUpgrade."""
@@ -217,3 +222,20 @@ class Applier:
             if name != rollout.secret and manifests.owned_by(secret, owner):
                 await self.kube.delete_secret(owner.namespace, name)
         return status.model_copy(update={"last_rotation_result": "Succeeded"})
+
+
+def _replacement(desired: dict[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:
+    """The full Deployment to PUT: the desired object on the actual one's metadata (its resourceVersion, so a
+    concurrent write is a 409, not lost), our labels and annotations merged over what others added."""
+    meta = actual["metadata"]
+    body = {
+        **desired,
+        "metadata": {
+            **meta,
+            "labels": {**(meta.get("labels") or {}), **desired["metadata"]["labels"]},
+            "annotations": {**(meta.get("annotations") or {}), **desired["metadata"]["annotations"]},
+            "ownerReferences": desired["metadata"]["ownerReferences"],
+        },
+    }
+    body["metadata"].pop("managedFields", None)
+    return body
