@@ -37,6 +37,29 @@ def rolling(w: World, ns: str, names: list[str]) -> list[str]:
     return out
 
 
+def stalled_wave(w: World, names: list[str]) -> tuple[str, list[str]]:
+    """Connectors Ready on the old release whose pods all crash-loop, then the new release with wave size 1:
+    returns the namespace and the connectors that stalled the wave."""
+    w.start_operator("v1.log", CELIGO_OPERATOR_DEFAULT_IMAGE=OLD)
+    ns = w.namespace()
+    w.put_secret(ns, w.credentials())
+    for name in names:
+        w.create_connector(ns, name)
+    for name in names:
+        w.wait_ready(ns, name)
+    w.operator.stop()
+    for name in names:
+        # The failure mode covers every pod of a Deployment: whichever connector the wave picks first cannot
+        # become available on the new template.
+        w.emu.workload.crash_loop(ns, f"{name}-baton-celigo")
+    w.start_operator("v2.log", CELIGO_OPERATOR_DEFAULT_IMAGE=NEW, CELIGO_OPERATOR_UPGRADE_WAVE_SIZE="1")
+    stalled = wait_for(
+        lambda: [n for n in names if (c := w.condition(ns, n, "OperatorUpgrade")) and c["reason"] == "Stalled"],
+        40, what="one connector stalls the wave",
+    )
+    return ns, stalled
+
+
 def test_template_changing_upgrade_rolls_in_waves(tmp_path: Path) -> None:
     with world(tmp_path, start_operator=False) as w:
         w.emu.settings.rollout_delay = 0.6  # slow enough to see who rolls at the same time
@@ -78,25 +101,8 @@ def test_template_changing_upgrade_rolls_in_waves(tmp_path: Path) -> None:
 
 def test_a_failing_connector_halts_the_wave(tmp_path: Path) -> None:
     with world(tmp_path, start_operator=False) as w:
-        w.start_operator("v1.log", CELIGO_OPERATOR_DEFAULT_IMAGE=OLD)
-        ns = w.namespace()
-        w.put_secret(ns, w.credentials())
         names = ["a", "b", "c"]
-        for name in names:
-            w.create_connector(ns, name)
-        for name in names:
-            w.wait_ready(ns, name)
-        w.operator.stop()
-        for name in names:
-            # The emulator's failure mode covers every pod of a Deployment: whichever connector the wave picks
-            # first cannot become available on the new template.
-            w.emu.workload.crash_loop(ns, f"{name}-baton-celigo")
-
-        w.start_operator("v2.log", CELIGO_OPERATOR_DEFAULT_IMAGE=NEW, CELIGO_OPERATOR_UPGRADE_WAVE_SIZE="1")
-        stalled = wait_for(
-            lambda: [n for n in names if (c := w.condition(ns, n, "OperatorUpgrade")) and c["reason"] == "Stalled"],
-            40, what="one connector stalls the wave",
-        )
+        ns, stalled = stalled_wave(w, names)
         assert len(stalled) == 1
         first = stalled[0]
         w.wait_event(ns, "UpgradeStalled", name=first)
@@ -115,23 +121,8 @@ def test_a_failing_connector_halts_the_wave(tmp_path: Path) -> None:
 def test_deleting_the_connector_that_halted_a_wave_lets_the_others_upgrade(tmp_path: Path) -> None:
     """The halt is held in memory: it must go with the connector's DELETED event, not at a restart."""
     with world(tmp_path, start_operator=False) as w:
-        w.start_operator("v1.log", CELIGO_OPERATOR_DEFAULT_IMAGE=OLD)
-        ns = w.namespace()
-        w.put_secret(ns, w.credentials())
         names = ["a", "b"]
-        for name in names:
-            w.create_connector(ns, name)
-        for name in names:
-            w.wait_ready(ns, name)
-        w.operator.stop()
-        for name in names:
-            w.emu.workload.crash_loop(ns, f"{name}-baton-celigo")
-
-        w.start_operator("v2.log", CELIGO_OPERATOR_DEFAULT_IMAGE=NEW, CELIGO_OPERATOR_UPGRADE_WAVE_SIZE="1")
-        stalled = wait_for(
-            lambda: [n for n in names if (c := w.condition(ns, n, "OperatorUpgrade")) and c["reason"] == "Stalled"],
-            40, what="one connector stalls the wave",
-        )
+        ns, stalled = stalled_wave(w, names)
         first = stalled[0]
         other = next(n for n in names if n != first)
         wait_for(
