@@ -14,6 +14,7 @@ create is retried only on 429). A lost answer is the machine's to handle (journa
 from __future__ import annotations
 
 import secrets
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,7 +80,7 @@ class Minted:
     expires_at: datetime | None
 
 
-class Provider:
+class Provider(ABC):
     """What both providers share; the subclasses are the calls."""
 
     flow: Flow
@@ -95,33 +96,41 @@ class Provider:
         self.health = health
         self.settings = settings
 
+    @abstractmethod
     def schedule(self, spec: CeligoConnectorSpec) -> str | None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def initial_id(self, spec: CeligoConnectorSpec) -> str | None:
-        raise NotImplementedError
+        ...
 
     async def find_lost(self, ctx: Context, rot: dict[str, Any], rotation_id: str) -> dict[str, Any] | None:
         """A credential of this rotation made by a process that died before journaling it, if findable."""
         return None
 
+    @abstractmethod
     async def mint(self, ctx: Context, rot: dict[str, Any], rotation_id: str) -> Minted:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def reveal(self, ctx: Context, rot: dict[str, Any], credential_id: str) -> dict[str, str]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def verify(self, ctx: Context, values: dict[str, str]) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def is_live(self, ctx: Context, rot: dict[str, Any], credential_id: str) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def revoke(self, ctx: Context, rot: dict[str, Any], credential_id: str, what: str) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def expires_at(self, ctx: Context, rot: dict[str, Any], credential_id: str) -> datetime | None:
-        raise NotImplementedError
+        ...
 
 
 class ConductorOne(Provider):
