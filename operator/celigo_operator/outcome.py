@@ -51,17 +51,17 @@ def dump(model: BaseModel) -> dict[str, Any]:
 def status_model(raw: Mapping[str, Any]) -> Status:
     """The typed status of a dict (camelCase keys, None values dropped). Raises ValidationError on a field the
     schema does not have: the code and the CRD cannot drift apart."""
-    return Status.model_validate(_strip_none(raw))
+    return Status.model_validate(strip_none(raw))
 
 
 def rotation_model(raw: Mapping[str, Any]) -> api.RotationStatus:
-    return api.RotationStatus.model_validate(_strip_none(raw))
+    return api.RotationStatus.model_validate(strip_none(raw))
 
 
 def read_status(raw: Mapping[str, Any] | None) -> Status:
     """The status as stored (the API server pruned it to the schema). A field the model refuses (say, a value
     an older release could store before its field became an enum) is left out, not the whole status."""
-    data = _strip_none(dict(raw or {}))
+    data = strip_none(dict(raw or {}))
     for _ in range(50):
         try:
             return status_model(data)
@@ -88,11 +88,12 @@ def _drop(data: dict[str, Any], loc: list[str]) -> None:
         container.pop(key)
 
 
-def _strip_none(value: Any) -> Any:
+def strip_none(value: Any) -> Any:
+    """The value without None members, recursively (what the API server stores of a merge patch)."""
     if isinstance(value, Mapping):
-        return {k: _strip_none(v) for k, v in value.items() if v is not None}
+        return {k: strip_none(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_strip_none(v) for v in value]
+        return [strip_none(v) for v in value]
     return value
 
 

@@ -29,7 +29,7 @@ from celigo_operator import api, metrics
 from celigo_operator import conditions as cond
 from celigo_operator.config import OperatorConfig
 from celigo_operator.kube import Kube, KubeError
-from celigo_operator.outcome import Event, Outcome, dump, merge_patch, rotation_model
+from celigo_operator.outcome import Event, Outcome, dump, merge_patch, rotation_model, strip_none
 
 log = logging.getLogger(__name__)
 EVENT_COMPONENT = "celigo-operator"  # Events' reporting component (kubectl describe's "From")
@@ -49,20 +49,12 @@ def _without_check_times(status: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _strip_none(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _strip_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_strip_none(v) for v in value]
-    return value
-
-
 def status_to_write(
     old: Mapping[str, Any] | None, new: Mapping[str, Any], refresh: float, now: datetime | None = None
 ) -> dict[str, Any] | None:
     """The merge patch worth writing to turn the stored status `old` into `new`, or None. A change of only
     lastCheckTime/checkedAt is written at most every `refresh` seconds."""
-    old, new = _strip_none(dict(old or {})), _strip_none(dict(new))
+    old, new = strip_none(dict(old or {})), strip_none(dict(new))
     patch = merge_patch(old, new)
     if not patch:
         return None
@@ -142,7 +134,7 @@ class StatusWriter:
             namespace=meta["namespace"],
             name=meta["name"],
             uid=meta["uid"],
-            stored=_strip_none(dict(body.get("status") or {})),
+            stored=strip_none(dict(body.get("status") or {})),
             resource_version=meta.get("resourceVersion"),
             body=body,
         )
@@ -164,7 +156,7 @@ class StatusWriter:
             latest = await self.kube.get_connector(p.namespace, p.name)
             if latest is None or latest["metadata"].get("uid") != p.uid:
                 raise KubeError(404, "NotFound", "the resource is gone", kind=api.KIND, name=p.name)
-            if _strip_none((latest.get("status") or {}).get("rotation") or {}) != old:
+            if strip_none((latest.get("status") or {}).get("rotation") or {}) != old:
                 raise KubeError(
                     409,
                     "StaleJournal",
@@ -239,7 +231,7 @@ class StatusWriter:
             latest = await self.kube.get_connector(p.namespace, p.name)
             if latest is None or latest["metadata"].get("uid") != p.uid:
                 return
-            stored = _strip_none(dict(latest.get("status") or {}))
+            stored = strip_none(dict(latest.get("status") or {}))
             if stored.get("rotation") != p.stored.get("rotation"):
                 log.info("%s/%s: the journal moved under this pass; the next pass writes", p.namespace, p.name)
                 return
