@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from celigo_testkit.controlplane import ControlPlane
+from celigo_testkit.kube import container_status
 
 log = logging.getLogger(__name__)
 FAILURE_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "CreateContainerConfigError")
@@ -418,7 +419,7 @@ class PodSimulator:
                 "hostIPs": [{"ip": "10.0.0.10"}],
                 "startTime": ts,
                 "conditions": self._conditions(status, "Pending", False, containers, ts),
-                "containerStatuses": [self._waiting(c, "ContainerCreating", "", 0) for c in containers],
+                "containerStatuses": [container_status.waiting(c, "ContainerCreating", "", 0) for c in containers],
             }
             self._patch_status(ns, name, new)
             with self._cond:
@@ -466,7 +467,7 @@ class PodSimulator:
             restarts = int(p.get("restartCount") or 0)
             if reason == "CrashLoopBackOff" and i == 0:
                 restarts += 1
-                st = self._waiting(
+                st = container_status.waiting(
                     c,
                     reason,
                     message
@@ -477,9 +478,9 @@ class PodSimulator:
                     "terminated": {"exitCode": 1, "reason": "Error", "startedAt": ts, "finishedAt": ts}
                 }
             elif reason == "ImagePullBackOff":
-                st = self._waiting(c, reason, message or f'Back-off pulling image "{c.get("image", "")}"', 0)
+                st = container_status.waiting(c, reason, message or f'Back-off pulling image "{c.get("image", "")}"', 0)
             else:
-                st = self._waiting(c, reason, message, 0)
+                st = container_status.waiting(c, reason, message, 0)
             statuses.append(st)
         phase = "Running" if reason == "CrashLoopBackOff" else "Pending"
         new = {"phase": phase, "conditions": self._conditions(status, phase, False, containers, ts), "containerStatuses": statuses}
@@ -542,35 +543,7 @@ class PodSimulator:
         ]
 
     @staticmethod
-    def _waiting(c: dict, reason: str, message: str, restarts: int) -> dict:
-        state: dict[str, Any] = {"reason": reason}
-        if message:
-            state["message"] = message
-        return {
-            "name": c.get("name", ""),
-            "state": {"waiting": state},
-            "lastState": {},
-            "ready": False,
-            "restartCount": restarts,
-            "image": c.get("image", ""),
-            "imageID": "",
-            "started": False,
-        }
-
-    @staticmethod
     def _running(c: dict, prev: dict, ts: str) -> dict:
         if "running" in (prev.get("state") or {}) and prev.get("image") == c.get("image"):
             return prev
-        image = c.get("image", "")
-        digest = hashlib.sha256(image.encode()).hexdigest()
-        return {
-            "name": c.get("name", ""),
-            "state": {"running": {"startedAt": ts}},
-            "lastState": prev.get("lastState") or {},
-            "ready": True,
-            "restartCount": int(prev.get("restartCount") or 0),
-            "image": image,
-            "imageID": f"{image.split(':')[0]}@sha256:{digest}",
-            "containerID": f"containerd://{hashlib.sha256((image + ts).encode()).hexdigest()}",
-            "started": True,
-        }
+        return container_status.running(c, prev, ts)

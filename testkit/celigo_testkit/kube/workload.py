@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import errors, scheduler
+from . import container_status, errors, scheduler
 from .core import NAME_CHARS, Core, WriteContext, now_rfc3339
 from .types import SimNode, clone
 
@@ -846,7 +846,7 @@ class WorkloadController:
                     "hostIPs": [{"ip": address}],
                     "startTime": ts,
                     "qosClass": self._qos(containers),
-                    "containerStatuses": [self._waiting(c, "ContainerCreating", "", 0) for c in containers],
+                    "containerStatuses": [container_status.waiting(c, "ContainerCreating", "", 0) for c in containers],
                 }
             )
             if spec.get("nodeName"):
@@ -900,7 +900,7 @@ class WorkloadController:
                         f"back-off 10s restarting failed container={c.get('name')} "
                         f"pod={pod['metadata']['name']}_{pod['metadata'].get('namespace', '')}({uid})"
                     )
-                    st = self._waiting(c, reason, msg, restarts)
+                    st = container_status.waiting(c, reason, msg, restarts)
                     st["lastState"] = {
                         "terminated": {
                             "exitCode": 1,
@@ -911,11 +911,11 @@ class WorkloadController:
                         }
                     }
                 elif reason == "ImagePullBackOff":
-                    st = self._waiting(
+                    st = container_status.waiting(
                         c, reason, message or f'Back-off pulling image "{c.get("image", "")}"', 0
                     )
                 elif reason == "CreateContainerConfigError":
-                    st = self._waiting(c, reason, message, 0)
+                    st = container_status.waiting(c, reason, message, 0)
                 else:
                     st = self._running(c, status, ts)
                 statuses.append(st)
@@ -1028,41 +1028,13 @@ class WorkloadController:
         return "Burstable"
 
     @staticmethod
-    def _waiting(c: dict, reason: str, message: str, restarts: int) -> dict:
-        state: dict[str, Any] = {"reason": reason}
-        if message:
-            state["message"] = message
-        return {
-            "name": c.get("name", ""),
-            "state": {"waiting": state},
-            "lastState": {},
-            "ready": False,
-            "restartCount": restarts,
-            "image": c.get("image", ""),
-            "imageID": "",
-            "started": False,
-        }
-
-    @staticmethod
     def _running(c: dict, status: dict, ts: str) -> dict:
         prev: dict[str, Any] = next(
             (s for s in status.get("containerStatuses") or [] if s.get("name") == c.get("name")), {}
         )
         if "running" in (prev.get("state") or {}):
             return prev
-        image = c.get("image", "")
-        digest = hashlib.sha256(image.encode()).hexdigest()
-        return {
-            "name": c.get("name", ""),
-            "state": {"running": {"startedAt": ts}},
-            "lastState": prev.get("lastState") or {},
-            "ready": True,
-            "restartCount": int(prev.get("restartCount") or 0),
-            "image": image,
-            "imageID": f"{image.split(':')[0]}@sha256:{digest}",
-            "containerID": f"containerd://{hashlib.sha256((image + ts).encode()).hexdigest()}",
-            "started": True,
-        }
+        return container_status.running(c, prev, ts)
 
     @staticmethod
     def _set_phase(status: dict, phase: str, ready: bool, not_ready: list[str], ts: str) -> None:
