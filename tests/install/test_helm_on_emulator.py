@@ -9,14 +9,13 @@ users' connectors.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import helm_python as helm
 import pytest
 
+from celigo_testkit.harness import wait_for
 from celigo_testkit.kube import KubeEmulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,15 +43,12 @@ KINDS = (
 )
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met in {timeout}s; last value: {last!r}")
+def wait_available(emulator: KubeEmulator, replicas: int) -> None:
+    wait_for(
+        lambda: (emulator.get_object("deployments.apps", NS, FULLNAME) or {}).get("status", {}).get("availableReplicas")
+        == replicas,
+        20, what=f"{replicas} available replicas",
+    )
 
 
 @pytest.fixture
@@ -96,14 +92,7 @@ def test_install_upgrade_uninstall_keeps_only_the_crd(emulator: KubeEmulator, cf
     objects = release_objects(emulator)
     assert "sh.helm.release.v1.celigo.v1" in objects["secrets"]
     assert not any(name.endswith("-leader") for name in objects.get("roles.rbac.authorization.k8s.io", []))
-    wait_for(
-        lambda: (
-            (emulator.get_object("deployments.apps", NS, FULLNAME) or {})
-            .get("status", {})
-            .get("availableReplicas")
-            == 1
-        )
-    )
+    wait_available(emulator, 1)
 
     upgraded = cfg.upgrade(
         str(CHART),
@@ -118,20 +107,13 @@ def test_install_upgrade_uninstall_keeps_only_the_crd(emulator: KubeEmulator, cf
     assert f"{FULLNAME}-leader" in objects["roles.rbac.authorization.k8s.io"]
     assert f"{FULLNAME}-leader" in objects["rolebindings.rbac.authorization.k8s.io"]
     assert {"sh.helm.release.v1.celigo.v1", "sh.helm.release.v1.celigo.v2"} <= set(objects["secrets"])
-    wait_for(
-        lambda: (
-            (emulator.get_object("deployments.apps", NS, FULLNAME) or {})
-            .get("status", {})
-            .get("availableReplicas")
-            == 2
-        )
-    )
+    wait_available(emulator, 2)
 
     result = cfg.uninstall(RELEASE)
     assert result["release"]["status"] == "uninstalled"
     assert f"[CustomResourceDefinition] {CRD}" in result["info"]
     # Helm deletes what it created; the garbage collector takes the ReplicaSets and Pods
-    wait_for(lambda: release_objects(emulator) == {})
+    wait_for(lambda: release_objects(emulator) == {}, 20, what="the release's objects gone")
     crd = emulator.get_object("customresourcedefinitions.apiextensions.k8s.io", "", CRD)
     assert crd is not None and not crd["metadata"].get("deletionTimestamp")
     assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
