@@ -23,7 +23,7 @@ from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube, KubeError, load_api_client
 from celigo_operator.manifests import Owner
 from celigo_operator.observe import pod_problem
-from celigo_operator.reconcile import check_spec
+from celigo_operator.policy import check_spec
 from celigo_operator.sources import CredentialProblem, credentials_from_secret
 
 

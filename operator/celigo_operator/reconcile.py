@@ -28,6 +28,7 @@ from celigo_operator.kube import Kube, KubeError
 from celigo_operator.manifests import ConnectorCredentials
 from celigo_operator.observe import observe
 from celigo_operator.outcome import Checkpoint, Event, Outcome, dump, rotation_model
+from celigo_operator.policy import check_spec
 from celigo_operator.reading import Snapshot, read
 from celigo_operator.rotation import Context, Result, RotationSettings, Rotator
 from celigo_operator.verify import verify
@@ -37,33 +38,6 @@ log = logging.getLogger(__name__)
 #: A health check this close to due counts as due: the scheduler wakes the connector at its due time, so this
 #: only absorbs clock granularity.
 DUE_SLACK = 0.5
-
-
-def check_spec(spec: CeligoConnectorSpec, config: OperatorConfig) -> Cond | None:
-    """Cross-field and operator-policy checks the schema cannot express; None when the spec is usable."""
-    image = manifests.connector_image(spec, config)
-    if not config.image_allowed(image):
-        allowed = ", ".join(config.image_allowlist) or "(none)"
-        return Cond.false(
-            cond.RECONCILED,
-            "ImageNotAllowed",
-            f"spec.image {image} is not allowed by the operator; allowed prefixes: {allowed}.",
-        )
-    clashes = sorted({e.name for e in spec.extra_env or []} & manifests.MANAGED_ENV)
-    if clashes:
-        return Cond.false(
-            cond.RECONCILED,
-            "InvalidSpec",
-            f"spec.extraEnv may not set {', '.join(clashes)}: the operator manages these variables.",
-        )
-    names = [e.name for e in spec.extra_env or []]
-    if len(names) != len(set(names)):
-        return Cond.false(cond.RECONCILED, "InvalidSpec", "spec.extraEnv names a variable twice.")
-    try:
-        api.parse_duration(spec.health_check.interval)
-    except ValueError as exc:
-        return Cond.false(cond.RECONCILED, "InvalidSpec", f"spec.healthCheck.interval: {exc}")
-    return None
 
 
 def _present(model: api.CredentialsStatus, stored: api.CredentialsStatus | None) -> api.CredentialsStatus | None:

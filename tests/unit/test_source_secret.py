@@ -8,7 +8,7 @@ import pytest
 
 from celigo_operator import api
 from celigo_operator.config import OperatorConfig
-from celigo_operator.reconcile import check_spec
+from celigo_operator.policy import check_spec
 from celigo_operator.sources import CredentialProblem, credentials_from_secret
 from celigo_testkit.credentials import generate_client_credentials
 
