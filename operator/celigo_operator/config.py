@@ -1,7 +1,8 @@
 """Operator configuration: one place, read from flags and CELIGO_OPERATOR_* environment variables.
 
-What a resource author must not control lives here: the image allowlist, the Celigo and ConductorOne base
-URLs (a resource pointing its token at an arbitrary URL would exfiltrate it), the HMAC key's location.
+What a resource author must not control lives here: the image allowlist and the other lists of the pod policy
+(policy.py), the Celigo and ConductorOne base URLs (a resource pointing its token at an arbitrary URL would
+exfiltrate it), the HMAC key's location.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DEFAULT_IMAGE = "public.ecr.aws/conductorone/baton-celigo:v0.1.7"
-DEFAULT_IMAGE_ALLOWLIST = ("public.ecr.aws/conductorone/", "ghcr.io/conductorone/")
+#: The baton-celigo repositories (ConductorOne publishes on public.ecr.aws; older tags on ghcr.io). An entry is a
+#: repository matched exactly (any tag or digest of it); `registry/path/*` admits every repository below a path.
+DEFAULT_IMAGE_ALLOWLIST = ("public.ecr.aws/conductorone/baton-celigo", "ghcr.io/conductorone/baton-celigo")
+#: baton-celigo flags (connector-contract.md) a spec.args may carry: none sets a credential, a file, a URL or an
+#: endpoint, and none duplicates a spec field.
+DEFAULT_ALLOWED_ARGS = ("--skip-full-sync",)
 ENV_PREFIX = "CELIGO_OPERATOR_"
 
 
@@ -24,7 +30,9 @@ class OperatorConfig:
     operator_namespace: str = "celigo-operator"
     hmac_secret_name: str = "celigo-operator-hmac"
     default_image: str = DEFAULT_IMAGE
-    image_allowlist: tuple[str, ...] = DEFAULT_IMAGE_ALLOWLIST  # image reference prefixes
+    image_allowlist: tuple[str, ...] = DEFAULT_IMAGE_ALLOWLIST  # repositories (exact), or `path/*`
+    allowed_args: tuple[str, ...] = DEFAULT_ALLOWED_ARGS  # flags spec.args may carry (policy.py)
+    allowed_extra_env: tuple[str, ...] = ()  # spec.extraEnv names the policy refuses but this install allows
     celigo_base_urls: Mapping[str, str] = field(default_factory=dict)  # region -> URL override
     connector_base_url: str | None = None  # BATON_BASE_URL handed to the connector (newer versions only)
     conductorone_base_url: str | None = None  # override of https://<tenant-host>
@@ -58,7 +66,13 @@ class OperatorConfig:
         return self.celigo_base_urls.get(region)
 
     def image_allowed(self, image: str) -> bool:
-        return any(image.startswith(prefix) for prefix in self.image_allowlist)
+        """Whether an image's repository (the reference without its tag and digest) is on the allowlist:
+        an exact repository match, so `.../baton-celigo` admits neither `baton-celigo-evil` nor `baton-github`."""
+        repo = image_repository(image)
+        return any(
+            repo == entry or (entry.endswith("/*") and repo.startswith(entry[:-1]))
+            for entry in self.image_allowlist
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> OperatorConfig:
@@ -72,6 +86,14 @@ class OperatorConfig:
             values[f.name] = _parse(f.name, raw, getattr(cls(), f.name))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
+
+
+def image_repository(image: str) -> str:
+    """`registry[:port]/path` of an image reference: without `@digest`, and without `:tag` (a colon after the
+    last slash; one before it is a registry port)."""
+    repo = image.split("@", 1)[0]
+    head, slash, last = repo.rpartition("/")
+    return f"{head}{slash}{last.split(':', 1)[0]}"
 
 
 _OPTIONAL = {"connector_base_url", "conductorone_base_url", "liveness_endpoint", "metrics_port"}
