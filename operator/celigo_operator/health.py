@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from celigo_operator import api, celigo
+from celigo_operator import api, celigo, metrics
 from celigo_operator import conditions as cond
 from celigo_operator.api import CeligoConnectorSpec, parse_duration
 from celigo_operator.clients import Clients
@@ -188,7 +188,10 @@ class HealthChecker:
         if self._slots is None:
             self._slots = asyncio.Semaphore(max(1, self.config.celigo_concurrency))
         async with self._slots:
-            return await self._check(region, token, inventory)
+            started = time.monotonic()
+            health = await self._check(region, token, inventory)
+            metrics.health_check_observed(region, time.monotonic() - started, health.token_accepted)
+            return health
 
     async def _check(self, region: str, token: str, inventory: bool) -> CeligoHealth:
         client = self.clients.celigo(token, region)

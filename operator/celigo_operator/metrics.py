@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from prometheus_client import (
@@ -28,6 +28,8 @@ from prometheus_client import (
     ProcessCollector,
     start_http_server,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 READY_STATES = ("True", "False", "Unknown")
 SYSTEMS = ("celigo", "conductorone")
@@ -35,6 +37,35 @@ OTHER_ENDPOINT = "other"
 OTHER_ERROR = "Other"
 _ERROR_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
 _ID = r"[^/]+"
+
+#: Every reason a Ready condition can carry (README "Conditions and reasons"); anything else is "Other".
+READY_REASONS = frozenset(
+    {
+        "Ready",
+        # CredentialsValid
+        "SecretNotFound", "SecretNotOptedIn", "KeyMissing", "MalformedClientId", "MalformedClientSecret",
+        "SecretUnreadable", "TokenRejected", "TokenForbidden", "NewCredentialsRejected",
+        "VerificationPending", "CredentialFormatError", "OwnedCredentialMissing",
+        # Reconciled
+        "InvalidSpec", "ImageNotAllowed", "ChildConflict", "WaitingForCredentials", "CredentialsUnavailable",
+        "ApplyFailed", "Suspended", "Reconciled",
+        # CeligoReachable
+        "WrongRegion", "RateLimited", "CeligoUnavailable", "Timeout",
+        # ConnectorAvailable
+        "NotDeployed", "Progressing", "ScaledToZero", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
+        "CreateContainerConfigError",
+        # Synced
+        "SyncError", "SyncRunning", "ConductorOneUnreachable", "ConductorOneAuthFailed", "ConnectorNotFound",
+        "MalformedApiCredentials", "ConnectorDisabled", "SyncStatusUnspecified", "SyncStatusUnknown",
+    }
+)  # fmt: skip
+ROTATION_STEPS = ("Idle", "Requesting", "Stored", "RollingOut", "Revoking")
+ROLES = ("administrator", "manage", "monitor")
+#: status.rotation's flows -> the `credential` label of the expiry metric.
+CREDENTIAL_FLOWS = {"celigo": "celigo", "conductorOne": "conductorone"}
+REGIONS = ("us", "eu")
+#: The kinds the operator watches (kopf resource plurals); any other watch is "other".
+WATCHED = ("celigoconnectors", "secrets", "deployments", "pods")
 
 #: The endpoints the operator calls, as templates. Only these strings can appear in the `endpoint` label.
 ENDPOINTS: dict[str, tuple[str, ...]] = {
@@ -85,6 +116,53 @@ def error_kind_label(kind: str | None) -> str:
     if not kind:
         return OTHER_ERROR
     return kind if _ERROR_KIND.match(kind) else OTHER_ERROR
+
+
+def _closed(value: str | None, vocabulary: Collection[str], other: str = OTHER_ERROR) -> str:
+    return value if value is not None and value in vocabulary else other
+
+
+def _epoch(value: str | None) -> float | None:
+    """An RFC 3339 time from the status as Unix seconds, or None."""
+    try:
+        return datetime.fromisoformat(value).timestamp() if value else None  # "Z" parses since 3.11
+    except ValueError:
+        return None
+
+
+class QueueView(Protocol):
+    """What the queue metrics read of the work queue (queue.WorkQueue), at scrape time."""
+
+    pending: Mapping[str, bool]
+    active: Collection[str]
+    since: Mapping[str, float]
+
+
+class _QueueCollector(Collector):
+    """Work-queue depth, keys being reconciled and the age of the oldest waiting key, read at scrape time
+    from the queue the runtime binds (none on a standby: it has no queue)."""
+
+    def __init__(self) -> None:
+        self.queue: QueueView | None = None
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        queue = self.queue
+        if queue is None:
+            return
+        pending = list(queue.pending)
+        now = time.monotonic()
+        waited = [now - queue.since[k] for k in pending if k in queue.since]
+        yield GaugeMetricFamily(
+            "celigo_operator_workqueue_depth", "Connector keys waiting in the work queue.", len(pending)
+        )
+        yield GaugeMetricFamily(
+            "celigo_operator_workqueue_active", "Connector keys being reconciled now.", len(queue.active)
+        )
+        yield GaugeMetricFamily(
+            "celigo_operator_workqueue_oldest_item_age_seconds",
+            "How long the longest-waiting key has waited in the work queue (0 when it is empty).",
+            max(waited, default=0.0),
+        )
 
 
 def _timestamp(when: datetime | float | None) -> float:
@@ -167,10 +245,101 @@ class Metrics:
             ["namespace", "name"],
             registry=r,
         )
+        self.ready_condition = Gauge(
+            "celigoconnector_ready_condition",
+            "1 for the CeligoConnector's current Ready status and reason (one series per connector).",
+            ["namespace", "name", "status", "reason"],
+            registry=r,
+        )
+        self.credentials_rejected = Gauge(
+            "celigoconnector_credentials_rejected",
+            "1 while a changed credential set failed verification and was not rolled out (rejectedVersion).",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.credential_expiry = Gauge(
+            "celigoconnector_credential_expiry_timestamp_seconds",
+            "Unix time the credential in use expires, when the operator can read it.",
+            ["namespace", "name", "credential"],
+            registry=r,
+        )
+        self.rotation_in_progress = Gauge(
+            "celigoconnector_rotation_in_progress",
+            "1 while a rotation journal flow runs (step not Idle).",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.rotation_step = Gauge(
+            "celigoconnector_rotation_step",
+            "1 for the rotation journal's current step (one series per connector with a journal).",
+            ["namespace", "name", "step"],
+            registry=r,
+        )
+        self.rotation_started = Gauge(
+            "celigoconnector_rotation_started_timestamp_seconds",
+            "Unix time the running rotation started (only while one runs).",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.rotation_attempts = Gauge(
+            "celigoconnector_rotation_failed_attempts",
+            "Failed attempts of the running rotation's current step (backoff).",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.inventory_users = Gauge(
+            "celigoconnector_inventory_users",
+            "Celigo users (account shares).",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.inventory_integration_only_users = Gauge(
+            "celigoconnector_inventory_integration_only_users",
+            "Celigo users with access to single integrations only.",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.inventory_integrations = Gauge(
+            "celigoconnector_inventory_integrations",
+            "Celigo integrations.",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.inventory_roles = Gauge(
+            "celigoconnector_inventory_users_by_role",
+            "Celigo users per account access level.",
+            ["namespace", "name", "role"],
+            registry=r,
+        )
+        self.health_check_duration = Histogram(
+            "celigo_operator_health_check_duration_seconds",
+            "Time one Celigo health check took (tokenInfo, the other region on a 401, inventory), by region "
+            "and result (success: the token was accepted).",
+            ["region", "result"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.watch_last_event = Gauge(
+            "celigo_operator_watch_last_event_timestamp_seconds",
+            "Unix time each watch last delivered an event, a bookmark or the end of its initial list.",
+            ["resource"],
+            registry=r,
+        )
+        self.leader = Gauge(
+            "celigo_operator_leader",
+            "1 when this process reconciles (it holds the Lease, or runs without leader election), 0 on a "
+            "standby.",
+            registry=r,
+        )
+        self.leader.set(0)
+        self._queue = _QueueCollector()
+        r.register(self._queue)
         for state in READY_STATES:
             self.connectors.labels(state).set(0)
         self._lock = threading.Lock()
         self._ready_by_connector: dict[tuple[str, str], str] = {}
+        # (gauge, namespace, name) -> the extra label values of the one series it has for that connector
+        self._current: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
     # --- reconciles ---
     def observe_reconcile(self, namespace: str, name: str, seconds: float, error_kind: str | None) -> None:
@@ -195,6 +364,89 @@ class Metrics:
             counts[state] += 1
         for state, n in counts.items():
             self.connectors.labels(state).set(n)
+
+    # --- the whole status ---
+    def observe_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        """Everything the metrics show of a connector's status as the writer publishes it (dumped by alias):
+        Ready with its reason, a rejected credential set, expiries, the rotation journal, the inventory."""
+        ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+        self.set_ready(namespace, name, ready.get("status") if ready else None)
+        if ready is not None:
+            state = _closed(ready.get("status"), READY_STATES, "Unknown")
+            reason = _closed(ready.get("reason"), READY_REASONS)
+            self._one(self.ready_condition, namespace, name, (state, reason))
+        credentials = status.get("credentials") or {}
+        self.credentials_rejected.labels(namespace, name).set(1 if credentials.get("rejectedVersion") else 0)
+        rotation = status.get("rotation") or {}
+        for flow, label in CREDENTIAL_FLOWS.items():
+            expires = _epoch((rotation.get(flow) or {}).get("expiresAt"))
+            if expires is None:
+                self._remove(self.credential_expiry, namespace, name, label)
+            else:
+                self.credential_expiry.labels(namespace, name, label).set(expires)
+        self._observe_rotation(namespace, name, rotation)
+        inventory = status.get("inventory")
+        if inventory:
+            self.inventory_users.labels(namespace, name).set(inventory.get("users", 0))
+            self.inventory_integration_only_users.labels(namespace, name).set(
+                inventory.get("integrationOnlyUsers", 0)
+            )
+            self.inventory_integrations.labels(namespace, name).set(inventory.get("integrations", 0))
+            roles = inventory.get("roles") or {}
+            for role in ROLES:
+                self.inventory_roles.labels(namespace, name, role).set(roles.get(role, 0))
+
+    def _observe_rotation(self, namespace: str, name: str, rotation: Mapping[str, Any]) -> None:
+        step = rotation.get("step")
+        if step is None:
+            for gauge in (self.rotation_in_progress, self.rotation_started, self.rotation_attempts):
+                self._remove(gauge, namespace, name)
+            self._one(self.rotation_step, namespace, name, None)
+            return
+        running = step != "Idle"
+        self._one(self.rotation_step, namespace, name, (_closed(step, ROTATION_STEPS),))
+        self.rotation_in_progress.labels(namespace, name).set(1 if running else 0)
+        attempts = int(rotation.get("attempts") or 0) if running else 0
+        self.rotation_attempts.labels(namespace, name).set(attempts)
+        started = _epoch(rotation.get("startedAt")) if running else None
+        if started is None:
+            self._remove(self.rotation_started, namespace, name)
+        else:
+            self.rotation_started.labels(namespace, name).set(started)
+
+    def _one(self, gauge: Gauge, namespace: str, name: str, labels: tuple[str, ...] | None) -> None:
+        """Keep exactly one series of `gauge` for the connector, with these extra labels (None: none)."""
+        key = (gauge._name, namespace, name)
+        with self._lock:
+            old = self._current.pop(key, None)
+            if labels is not None:
+                self._current[key] = labels
+        if old is not None and old != labels:
+            self._remove(gauge, namespace, name, *old)
+        if labels is not None:
+            gauge.labels(namespace, name, *labels).set(1)
+
+    @staticmethod
+    def _remove(gauge: Gauge, *labels: str) -> None:
+        try:
+            gauge.remove(*labels)
+        except KeyError:
+            pass
+
+    # --- the process: leadership, watches, work queue ---
+    def leading(self, queue: QueueView | None) -> None:
+        """This process started reconciling from `queue` (it leads), or stopped (None)."""
+        self.leader.set(0 if queue is None else 1)
+        self._queue.queue = queue
+
+    def watch_seen(self, resource: str | None, when: float | None = None) -> None:
+        """A watch delivered something (an event, a bookmark, the end of its initial list)."""
+        self.watch_last_event.labels(_closed(resource, WATCHED, "other")).set(_timestamp(when))
+
+    def health_check_observed(self, region: str, seconds: float, ok: bool) -> None:
+        """One Celigo health check (one per token and region, however many connectors shared it)."""
+        region, result = _closed(region, REGIONS, "other"), "success" if ok else "failure"
+        self.health_check_duration.labels(region, result).observe(max(0.0, seconds))
 
     # --- health checks and rotations ---
     def health_checked(
@@ -232,11 +484,25 @@ class Metrics:
     # --- lifecycle ---
     def forget_connector(self, namespace: str, name: str) -> None:
         """Drop a deleted connector's series so dashboards do not show it forever."""
-        for gauge in (self.ready, self.last_health_check, self.last_rotation):
-            try:
-                gauge.remove(namespace, name)
-            except KeyError:
-                pass
+        for gauge in (
+            self.ready,
+            self.last_health_check,
+            self.last_rotation,
+            self.credentials_rejected,
+            self.rotation_in_progress,
+            self.rotation_started,
+            self.rotation_attempts,
+            self.inventory_users,
+            self.inventory_integration_only_users,
+            self.inventory_integrations,
+        ):
+            self._remove(gauge, namespace, name)
+        for label in CREDENTIAL_FLOWS.values():
+            self._remove(self.credential_expiry, namespace, name, label)
+        for role in ROLES:
+            self._remove(self.inventory_roles, namespace, name, role)
+        self._one(self.ready_condition, namespace, name, None)
+        self._one(self.rotation_step, namespace, name, None)
         with self._lock:
             self._ready_by_connector.pop((namespace, name), None)
             self._recount()
@@ -274,6 +540,46 @@ def rotated(namespace: str, name: str, ok: bool = True, when: datetime | float |
 
 def forget_connector(namespace: str, name: str) -> None:
     METRICS.forget_connector(namespace, name)
+
+
+def observe_status(namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    METRICS.observe_status(namespace, name, status)
+
+
+def leading(queue: QueueView | None) -> None:
+    METRICS.leading(queue)
+
+
+def health_check_observed(region: str, seconds: float, ok: bool) -> None:
+    METRICS.health_check_observed(region, seconds, ok)
+
+
+def instrument_kopf_watches(metrics: Metrics | None = None) -> bool:
+    """Record every item kopf's watch streams yield (events, BOOKMARKs, the end of the initial list) in
+    `celigo_operator_watch_last_event_timestamp_seconds`: kopf consumes bookmarks itself and never hands
+    them to a handler, so its stream function is wrapped (once per process). Returns False, leaving kopf
+    untouched, when this kopf has no such function (the metric is then absent, never wrong)."""
+    target = metrics or METRICS
+    try:
+        from kopf._cogs.clients import watching
+    except ImportError:  # pragma: no cover - a kopf without that module
+        return False
+    original = getattr(watching, "continuous_watch", None)
+    if original is None:
+        return False
+    if getattr(original, "__wrapped_by_celigo_metrics__", False):
+        return True
+
+    async def continuous_watch(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        resource = kwargs.get("resource")
+        plural = getattr(resource, "plural", None)
+        async for item in original(*args, **kwargs):
+            target.watch_seen(plural)
+            yield item
+
+    continuous_watch.__wrapped_by_celigo_metrics__ = True  # type: ignore[attr-defined]
+    watching.continuous_watch = continuous_watch
+    return True
 
 
 def httpx_response_hook(system: str) -> Callable[[httpx.Response], Awaitable[None]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class WorkQueue:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.pending: dict[str, bool] = {}  # key -> check_now, for keys waiting or to run again
+        self.since: dict[str, float] = {}  # key -> when it began waiting (monotonic), for the metrics
         self.active: set[str] = set()
         self.failures: dict[str, int] = {}
         self._ready: asyncio.Queue[str] | None = None
@@ -42,6 +44,7 @@ class WorkQueue:
 
     def add(self, key: str, *, check_now: bool = False) -> None:
         queued = key in self.pending
+        self.since[key] = self.since[key] if queued else time.monotonic()
         self.pending[key] = self.pending.get(key, False) or check_now
         if not queued and key not in self.active and self._ready is not None:
             self._ready.put_nowait(key)
@@ -57,6 +60,7 @@ class WorkQueue:
 
     def forget(self, key: str) -> None:
         self.pending.pop(key, None)
+        self.since.pop(key, None)
         self.failures.pop(key, None)
 
     @property

@@ -91,10 +91,12 @@ class Runtime:
         )
         self.scheduler.start()
         self.queue.start()
+        metrics.leading(self.queue)
         self.started = True
 
     async def cleanup(self) -> None:
         self.stop_flag.set()
+        metrics.leading(None)
         if self.queue is not None:
             await self.queue.stop()
         if self.scheduler is not None:
@@ -432,6 +434,7 @@ def run(
             ).start()
 
         elector.keep(on_lost)
+    metrics.instrument_kopf_watches()
     try:
         kopf.run(
             registry=registry,

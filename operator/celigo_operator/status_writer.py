@@ -177,8 +177,7 @@ class StatusWriter:
         """Write the pass's final status if it changed, move the metrics, post the pass's Events."""
         new = dump(outcome.status)
         conditions = new.get("conditions")
-        ready = cond.find(conditions, cond.READY)
-        metrics.set_ready(p.namespace, p.name, ready["status"] if ready else None)
+        metrics.observe_status(p.namespace, p.name, new)
         checked = new.get("lastCheckTime")
         if checked and checked != p.stored.get("lastCheckTime"):
             healthy = all(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from celigo_operator import metrics
 from celigo_operator.metrics import Metrics, endpoint_template, error_kind_label
+from celigo_operator.queue import WorkQueue
 
 
 def value(m: Metrics, metric: str, /, **labels: str) -> float | None:
@@ -212,3 +216,174 @@ def test_module_functions_feed_the_process_metrics() -> None:
 async def _call_hook(hook: object) -> None:
     request = httpx.Request("POST", "https://tenant.conductor.one/auth/v1/token")
     await hook(httpx.Response(200, request=request))  # type: ignore[operator]
+
+
+# --- what the alerts and the dashboard read (issue 17) ---
+
+STATUS: dict = {
+    "conditions": [
+        {"type": "Ready", "status": "False", "reason": "TokenRejected", "message": "token xyz-secret revoked"},
+        {"type": "CredentialsValid", "status": "False", "reason": "TokenRejected"},
+    ],
+    "credentials": {"version": "hmac", "rejectedVersion": "hmac2"},
+    "inventory": {
+        "users": 7,
+        "integrationOnlyUsers": 2,
+        "integrations": 3,
+        "roles": {"administrator": 1, "manage": 2, "monitor": 2},
+        "checkedAt": "2026-01-01T00:00:00Z",
+    },
+    "rotation": {
+        "step": "RollingOut",
+        "flow": "Celigo",
+        "startedAt": "2026-01-02T03:04:05Z",
+        "attempts": 2,
+        "celigo": {"expiresAt": "2026-02-01T00:00:00Z"},
+        "conductorOne": {"expiresAt": "2026-03-01T00:00:00+00:00"},
+    },
+}
+
+
+def test_status_feeds_ready_reason_rejection_expiry_rotation_and_inventory() -> None:
+    m = Metrics()
+    m.observe_status("ns", "a", STATUS)
+    assert value(m, "celigoconnector_ready", namespace="ns", name="a") == 0
+    assert value(m, "celigo_operator_connectors", ready="False") == 1
+    assert value(
+        m, "celigoconnector_ready_condition", namespace="ns", name="a", status="False", reason="TokenRejected"
+    ) == 1
+    assert value(m, "celigoconnector_credentials_rejected", namespace="ns", name="a") == 1
+    expiry = "celigoconnector_credential_expiry_timestamp_seconds"
+    assert value(m, expiry, namespace="ns", name="a", credential="celigo") == datetime(2026, 2, 1, tzinfo=UTC).timestamp()
+    assert value(m, expiry, namespace="ns", name="a", credential="conductorone") == (
+        datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+    )
+    assert value(m, "celigoconnector_rotation_in_progress", namespace="ns", name="a") == 1
+    assert value(m, "celigoconnector_rotation_step", namespace="ns", name="a", step="RollingOut") == 1
+    assert value(m, "celigoconnector_rotation_started_timestamp_seconds", namespace="ns", name="a") == (
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
+    )
+    assert value(m, "celigoconnector_rotation_failed_attempts", namespace="ns", name="a") == 2
+    assert value(m, "celigoconnector_inventory_users", namespace="ns", name="a") == 7
+    assert value(m, "celigoconnector_inventory_integration_only_users", namespace="ns", name="a") == 2
+    assert value(m, "celigoconnector_inventory_integrations", namespace="ns", name="a") == 3
+    assert value(m, "celigoconnector_inventory_users_by_role", namespace="ns", name="a", role="manage") == 2
+    assert not any("secret" in v for v in all_label_values(m))  # the message never becomes a label
+
+
+def test_a_connector_keeps_one_series_per_changing_label() -> None:
+    m = Metrics()
+    m.observe_status("ns", "a", STATUS)
+    recovered = {
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Ready"}],
+        "credentials": {"version": "hmac2"},
+        "rotation": {"step": "Idle", "celigo": {}},
+    }
+    m.observe_status("ns", "a", recovered)
+    ready = [s for f in m.registry.collect() for s in f.samples if s.name == "celigoconnector_ready_condition"]
+    assert [s.labels for s in ready] == [{"namespace": "ns", "name": "a", "status": "True", "reason": "Ready"}]
+    steps = [s for f in m.registry.collect() for s in f.samples if s.name == "celigoconnector_rotation_step"]
+    assert [s.labels["step"] for s in steps] == ["Idle"]
+    assert value(m, "celigoconnector_rotation_in_progress", namespace="ns", name="a") == 0
+    assert value(m, "celigoconnector_rotation_started_timestamp_seconds", namespace="ns", name="a") is None
+    assert value(m, "celigoconnector_credentials_rejected", namespace="ns", name="a") == 0
+    assert value(m, "celigoconnector_credential_expiry_timestamp_seconds", namespace="ns", name="a", credential="celigo") is None
+    # No journal at all (rotation never enabled): no rotation series.
+    m.observe_status("ns", "a", {"conditions": recovered["conditions"]})
+    assert value(m, "celigoconnector_rotation_step", namespace="ns", name="a", step="Idle") is None
+    assert value(m, "celigoconnector_rotation_in_progress", namespace="ns", name="a") is None
+
+
+def test_unknown_reasons_and_steps_fold_into_closed_labels() -> None:
+    m = Metrics()
+    m.observe_status(
+        "ns",
+        "a",
+        {
+            "conditions": [{"type": "Ready", "status": "Maybe", "reason": "Bearer abc.def-secret"}],
+            "rotation": {"step": "Teleporting"},
+        },
+    )
+    assert value(m, "celigoconnector_ready_condition", namespace="ns", name="a", status="Unknown", reason="Other") == 1
+    assert value(m, "celigoconnector_rotation_step", namespace="ns", name="a", step="Other") == 1
+    assert not any("secret" in v for v in all_label_values(m))
+
+
+def test_every_documented_ready_reason_is_a_label_value() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("### Conditions and reasons", 1)[1].split("\n\n", 2)[1]
+    rows = [line for line in table.splitlines() if line.startswith("| `") and "OperatorUpgrade" not in line]
+    reasons = {r for line in rows for r in re.findall(r"`([A-Z][A-Za-z]+)`", line.split("|")[3])}
+    assert {"TokenRejected", "WrongRegion", "CrashLoopBackOff", "SyncError"} <= reasons
+    assert reasons - {"Ready", *READY_INPUT_TYPES} <= metrics.READY_REASONS
+
+
+READY_INPUT_TYPES = ("CredentialsValid", "Reconciled", "CeligoReachable", "ConnectorAvailable", "Synced")
+
+
+def test_forget_connector_drops_the_status_series() -> None:
+    m = Metrics()
+    m.observe_status("ns", "a", STATUS)
+    m.observe_status("ns", "b", STATUS)
+    m.forget_connector("ns", "a")
+    left = {s.labels.get("name") for f in m.registry.collect() for s in f.samples if s.name.startswith("celigoconnector_")}
+    assert left == {"b"}
+
+
+def test_health_check_latency_histogram() -> None:
+    m = Metrics()
+    m.health_check_observed("us", 0.2, True)
+    m.health_check_observed("eu", 3.0, False)
+    m.health_check_observed("mars", 0.01, True)
+    hist = "celigo_operator_health_check_duration_seconds"
+    assert value(m, f"{hist}_count", region="us", result="success") == 1
+    assert value(m, f"{hist}_bucket", region="eu", result="failure", le="2.5") == 0
+    assert value(m, f"{hist}_bucket", region="eu", result="failure", le="5.0") == 1
+    assert value(m, f"{hist}_count", region="other", result="success") == 1
+
+
+def test_work_queue_depth_and_oldest_item_age_follow_the_queue() -> None:
+    m = Metrics()
+    assert value(m, "celigo_operator_leader") == 0
+    assert value(m, "celigo_operator_workqueue_depth") is None  # a standby has no queue
+    queue = WorkQueue(_never, lambda key, delay: None)
+    m.leading(queue)
+    assert value(m, "celigo_operator_leader") == 1
+    assert value(m, "celigo_operator_workqueue_depth") == 0
+    assert value(m, "celigo_operator_workqueue_oldest_item_age_seconds") == 0
+    before = time.monotonic()
+    queue.add("ns/a")
+    time.sleep(0.05)
+    queue.add("ns/b")
+    queue.add("ns/a", check_now=True)  # merged: ns/a keeps waiting since its first add
+    age = value(m, "celigo_operator_workqueue_oldest_item_age_seconds")
+    assert value(m, "celigo_operator_workqueue_depth") == 2
+    assert 0.05 <= age <= time.monotonic() - before  # type: ignore[operator]
+    queue.forget("ns/a")
+    assert value(m, "celigo_operator_workqueue_depth") == 1
+    assert value(m, "celigo_operator_workqueue_oldest_item_age_seconds") < age  # type: ignore[operator]
+    m.leading(None)
+    assert value(m, "celigo_operator_leader") == 0 and value(m, "celigo_operator_workqueue_depth") is None
+
+
+async def _never(key: str, check_now: bool) -> bool:
+    raise AssertionError("the queue was not started")
+
+
+def test_watch_timestamps_by_resource() -> None:
+    m = Metrics()
+    m.watch_seen("celigoconnectors", 100.0)
+    m.watch_seen("secrets", 200.0)
+    m.watch_seen("configmaps", 300.0)
+    stamp = "celigo_operator_watch_last_event_timestamp_seconds"
+    assert value(m, stamp, resource="celigoconnectors") == 100
+    assert value(m, stamp, resource="secrets") == 200
+    assert value(m, stamp, resource="other") == 300
+
+
+def test_kopf_watch_streams_are_instrumented_once() -> None:
+    from kopf._cogs.clients import watching
+
+    assert metrics.instrument_kopf_watches()
+    wrapped = watching.continuous_watch
+    assert metrics.instrument_kopf_watches() and watching.continuous_watch is wrapped
