@@ -60,26 +60,38 @@ def setup_logging(fmt: str, level: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from celigo_operator import runtime
+    from celigo_operator import preflight, runtime
     from celigo_operator.kube import load_api_client
 
     namespaces = () if args.all_namespaces else tuple(args.namespace or ())
-    config = OperatorConfig.from_env(
-        namespaces=namespaces or None,
-        log_format=args.log_format,
-        log_level=args.log_level,
-        liveness_endpoint=args.liveness,
-        tick_interval=args.tick_interval,
-    )
+    try:
+        config = OperatorConfig.from_env(
+            namespaces=namespaces or None,
+            log_format=args.log_format,
+            log_level=args.log_level,
+            liveness_endpoint=args.liveness,
+            tick_interval=args.tick_interval,
+        )
+    except ValueError as exc:  # a setting that does not parse: one line, and no restart loop of tracebacks
+        setup_logging(args.log_format or "text", "INFO")
+        logging.getLogger(__name__).error("setup error: %s", exc)
+        return preflight.EXIT_SETUP
     if args.all_namespaces:
         config = dataclasses.replace(config, namespaces=())
     setup_logging(config.log_format, config.log_level)
-    logging.getLogger(__name__).info(
+    log = logging.getLogger(__name__)
+    log.info(
         "celigo-operator %s starting: %s",
         __version__,
         "all namespaces" if not config.namespaces else "namespaces " + ", ".join(config.namespaces),
     )
-    return runtime.run(config, load_api_client(args.kubeconfig, args.context))
+    api_client = load_api_client(args.kubeconfig, args.context)
+    problems = preflight.check(api_client, config)
+    for problem in problems:
+        log.error("setup error: %s", problem)
+    if problems:
+        return preflight.EXIT_SETUP
+    return runtime.run(config, api_client)
 
 
 def _crd(_: argparse.Namespace) -> int:
