@@ -10,7 +10,7 @@ import copy
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "celigo-operator.io"
@@ -32,22 +32,49 @@ HOST_ID = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
 IMAGE_REF = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
 
 # Go-style durations ("30s", "5m", "1h30m") of at least 30 seconds, expressed as a pattern because v1alpha1
-# has no CEL rules: a non-zero hour or minute part, or a seconds part of 30 or more.
-_NZ = "[0-9]*[1-9][0-9]*"
-_N = "[0-9]+"
-_S30 = "0*([3-9][0-9]|[1-9][0-9][0-9]+)"
+# has no CEL rules: a non-zero hour or minute part, or a seconds part of 30 or more. Every number has at most
+# five digits, so no duration the schema admits can overflow; the code refuses one longer than a year
+# (`MAX_DURATION`).
+_NZ = "[1-9][0-9]{0,4}"
+_N = "[0-9]{1,5}"
+_S30 = "([3-9][0-9]|[1-9][0-9]{2,4})"
 DURATION_MIN_30S = rf"^({_NZ}h({_N}m)?({_N}s)?|({_N}h)?{_NZ}m({_N}s)?|({_N}h)?({_N}m)?{_S30}s)$"
-DURATION = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+DURATION_MIN_1M = rf"^({_NZ}h({_N}m)?({_N}s)?|({_N}h)?{_NZ}m({_N}s)?)$"
+DURATION = rf"^({_N}h)?({_N}m)?({_N}s)?$"
+#: The longest duration any field takes (8760h, a year), checked in code: a pattern cannot compare numbers.
+MAX_DURATION = 8760 * 3600
+
+#: Bounds of the free-form fields, chosen so that no CeligoConnector the schema admits comes near the 256 KiB
+#: kopf can keep of it in an annotation (tests/unit/test_hardening_schema.py computes the worst case).
+MAX_KEY = 253
+MAX_MAP_ITEMS = 32
+MAX_TEXT_VALUE = 512  # an extraEnv or podAnnotations value
 
 _DURATION_PART = re.compile(r"([0-9]+)([hms])")
 
 
 def parse_duration(value: str) -> float:
-    """Seconds in a Go-style duration made of h, m and s parts ("1h30m", "45s")."""
-    if not value or not re.fullmatch(r"([0-9]+[hms])+", value):
-        raise ValueError(f"not a duration: {value!r} (use h, m and s, e.g. 5m or 1h30m)")
+    """Seconds in a Go-style duration made of h, m and s parts ("1h30m", "45s"); ValueError when malformed or
+    longer than 8760h (computed in integers: a number of any length cannot overflow)."""
+    if not value or len(value) > 64 or not re.fullmatch(r"([0-9]+[hms])+", value):
+        raise ValueError("not a duration (use h, m and s, e.g. 5m or 1h30m)")
     scale = {"h": 3600, "m": 60, "s": 1}
-    return float(sum(int(n) * scale[u] for n, u in _DURATION_PART.findall(value)))
+    seconds = sum(int(n) * scale[u] for n, u in _DURATION_PART.findall(value))
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{value} is longer than the longest duration allowed, 8760h (a year)")
+    return float(seconds)
+
+
+def _duration(value: str | None) -> str | None:
+    """A duration field's check beyond its pattern (the model refuses it: the pass reports InvalidSpec)."""
+    if value:
+        parse_duration(value)
+    return value
+
+
+Duration30s = Annotated[str, Field(pattern=DURATION_MIN_30S, max_length=32), AfterValidator(_duration)]
+Duration1m = Annotated[str, Field(pattern=DURATION_MIN_1M, max_length=32), AfterValidator(_duration)]
+Duration = Annotated[str, Field(pattern=DURATION, max_length=32), AfterValidator(_duration)]
 
 
 class _Model(BaseModel):
@@ -75,6 +102,23 @@ class CredentialKeys(_Model):
         "BATON_CELIGO_ACCESS_TOKEN", description="Key holding the Celigo API token."
     )
 
+    @model_validator(mode="after")
+    def _one_role_per_key(self) -> CredentialKeys:
+        _distinct_keys(
+            {"clientId": self.client_id, "clientSecret": self.client_secret, "celigoAccessToken": self.celigo_access_token}
+        )
+        return self
+
+
+def _distinct_keys(roles: dict[str, str]) -> None:
+    """One Secret key may hold one credential only: a key named for two roles would hand one credential to the
+    other's receiver (a client secret sent to Celigo as a bearer token)."""
+    seen: dict[str, str] = {}
+    for role, key in roles.items():
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {role} both name the Secret key {key}; each role needs its own key")
+        seen[key] = role
+
 
 class CredentialsSecretRef(_Model):
     """A Secret in the resource's namespace, labelled celigo-operator.io/credentials: "true"."""
@@ -89,7 +133,7 @@ class CredentialsSecretRef(_Model):
 class HealthCheck(_Model):
     """The operator's own probe of the Celigo API."""
 
-    interval: Annotated[str, Field(pattern=DURATION_MIN_30S)] = Field(
+    interval: Duration30s = Field(
         "5m", description="How often the operator checks Celigo (Go-style duration, at least 30s)."
     )
 
@@ -101,39 +145,185 @@ class HealthServer(_Model):
     port: Annotated[int, Field(ge=1024, le=65535)] = Field(8081, description="Health server port.")
 
 
+# ---- scheduling and resources, typed from the core/v1 models (the subset a connector pod needs), bounded so
+# that junk is refused at apply and no spec can outgrow what kopf stores of it in an annotation (256 KiB).
+
+#: Printable ASCII, for free text that kopf stores JSON-escaped (a non-ASCII character takes up to 12 bytes
+#: there). In the schema only: a value stored before this bound is not refused by the operator.
+_ASCII = {"pattern": r"^[ -~]*$"}
+LabelValue = Annotated[str, Field(max_length=63, pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")]
+#: A label or annotation key (prefix/name, the qualified-name syntax).
+LabelKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_KEY,
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+    ),
+]
+FreeText = Annotated[str, Field(max_length=MAX_TEXT_VALUE, json_schema_extra=_ASCII)]
+
+
+AnnotationMap = dict[LabelKey, FreeText]
+LabelMap = dict[LabelKey, LabelValue]
+
+
 class EnvVar(_Model):
     """A plain environment variable for the connector container (no secret references)."""
 
-    name: Annotated[str, Field(pattern=ENV_NAME, max_length=253)] = Field(description="Variable name.")
-    value: str = Field("", description="Variable value.")
+    name: Annotated[str, Field(pattern=ENV_NAME, max_length=128)] = Field(description="Variable name.")
+    value: FreeText = Field("", description="Variable value (printable ASCII).")
+
+
+class NodeSelectorRequirement(_Model):
+    """A node selector requirement, as in core/v1."""
+
+    key: LabelKey = Field(description="The label key the selector applies to.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] = Field(
+        description="In, NotIn, Exists, DoesNotExist, Gt or Lt."
+    )
+    values: Annotated[list[LabelValue], Field(max_length=8)] | None = Field(None, description="Values.")
+
+
+class NodeSelectorTerm(_Model):
+    """A node selector term (its requirements are ANDed), as in core/v1."""
+
+    match_expressions: Annotated[list[NodeSelectorRequirement], Field(max_length=4)] | None = Field(
+        None, description="Requirements by node labels."
+    )
+    match_fields: Annotated[list[NodeSelectorRequirement], Field(max_length=1)] | None = Field(
+        None, description="Requirements by node fields."
+    )
+
+
+class NodeSelector(_Model):
+    """Node selector terms (ORed), as in core/v1."""
+
+    node_selector_terms: Annotated[list[NodeSelectorTerm], Field(min_length=1, max_length=2)] = Field(
+        description="The terms, ORed."
+    )
+
+
+class PreferredSchedulingTerm(_Model):
+    """A weighted node selector term, as in core/v1."""
+
+    weight: Annotated[int, Field(ge=1, le=100)] = Field(description="Weight, 1-100.")
+    preference: NodeSelectorTerm = Field(description="The node selector term.")
+
+
+class NodeAffinity(_Model):
+    """Node affinity, as in core/v1."""
+
+    required_during_scheduling_ignored_during_execution: NodeSelector | None = Field(
+        None, description="Hard requirement."
+    )
+    preferred_during_scheduling_ignored_during_execution: (
+        Annotated[list[PreferredSchedulingTerm], Field(max_length=2)] | None
+    ) = Field(None, description="Soft preferences.")
+
+
+class LabelSelectorRequirement(_Model):
+    """A label selector requirement, as in meta/v1."""
+
+    key: LabelKey = Field(description="The label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
+        description="In, NotIn, Exists or DoesNotExist."
+    )
+    values: Annotated[list[LabelValue], Field(max_length=4)] | None = Field(None, description="Values.")
+
+
+class LabelSelector(_Model):
+    """A label selector, as in meta/v1."""
+
+    match_labels: Annotated[LabelMap, Field(max_length=4)] | None = Field(None, description="Labels to match.")
+    match_expressions: Annotated[list[LabelSelectorRequirement], Field(max_length=2)] | None = Field(
+        None, description="Requirements, ANDed."
+    )
+
+
+class PodAffinityTerm(_Model):
+    """A pod affinity term, as in core/v1 (without namespaceSelector, matchLabelKeys and mismatchLabelKeys)."""
+
+    label_selector: LabelSelector | None = Field(None, description="Which pods.")
+    namespaces: Annotated[list[LabelValue], Field(max_length=4)] | None = Field(None, description="Namespaces.")
+    topology_key: LabelKey = Field(description="Node label key of the topology domain.")
+
+
+class WeightedPodAffinityTerm(_Model):
+    """A weighted pod affinity term, as in core/v1."""
+
+    weight: Annotated[int, Field(ge=1, le=100)] = Field(description="Weight, 1-100.")
+    pod_affinity_term: PodAffinityTerm = Field(description="The term.")
+
+
+class PodAffinity(_Model):
+    """Pod affinity or anti-affinity, as in core/v1."""
+
+    required_during_scheduling_ignored_during_execution: (
+        Annotated[list[PodAffinityTerm], Field(max_length=2)] | None
+    ) = Field(None, description="Hard requirements.")
+    preferred_during_scheduling_ignored_during_execution: (
+        Annotated[list[WeightedPodAffinityTerm], Field(max_length=2)] | None
+    ) = Field(None, description="Soft preferences.")
+
+
+class Affinity(_Model):
+    """Pod affinity, as in core/v1."""
+
+    node_affinity: NodeAffinity | None = Field(None, description="Node affinity.")
+    pod_affinity: PodAffinity | None = Field(None, description="Pod affinity.")
+    pod_anti_affinity: PodAffinity | None = Field(None, description="Pod anti-affinity.")
 
 
 class Toleration(_Model):
     """A pod toleration, as in core/v1."""
 
-    key: str | None = Field(None, description="Taint key.")
+    key: LabelKey | None = Field(None, description="Taint key.")
     operator: Literal["Exists", "Equal"] | None = Field(None, description="Exists or Equal.")
-    value: str | None = Field(None, description="Taint value.")
+    value: LabelValue | None = Field(None, description="Taint value.")
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(None, description="Effect.")
     toleration_seconds: int | None = Field(None, description="For NoExecute: how long the pod stays.")
+
+
+def _quantity(value: int | str) -> str:
+    """An int-or-string quantity as the string the Kubernetes client and API server take ("1", "100m")."""
+    return str(value)
+
+
+#: A resource quantity: a non-negative number with an optional suffix (the core/v1 Quantity syntax, no sign).
+QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)))?$"
+Quantity = Annotated[
+    Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=QUANTITY, max_length=64)],
+    AfterValidator(_quantity),
+]
+ResourceName = Annotated[str, Field(min_length=1, max_length=MAX_KEY)]
 
 
 class ResourceRequirements(_Model):
     """Container requests and limits (quantities such as 100m, 128Mi)."""
 
-    requests: dict[str, int | str] | None = Field(None, description="Minimum resources.")
-    limits: dict[str, int | str] | None = Field(None, description="Maximum resources.")
+    requests: Annotated[dict[ResourceName, Quantity], Field(max_length=8)] | None = Field(
+        None, description="Minimum resources."
+    )
+    limits: Annotated[dict[ResourceName, Quantity], Field(max_length=8)] | None = Field(
+        None, description="Maximum resources."
+    )
 
 
 class ConductorOneSecretKeys(_Model):
     """Key names in the ConductorOne API-credentials Secret."""
 
-    client_id: Annotated[str, Field(pattern=SECRET_KEY)] = Field(
+    client_id: Annotated[str, Field(pattern=SECRET_KEY, max_length=253)] = Field(
         "CONDUCTORONE_CLIENT_ID", description="Key holding the API client id."
     )
-    client_secret: Annotated[str, Field(pattern=SECRET_KEY)] = Field(
+    client_secret: Annotated[str, Field(pattern=SECRET_KEY, max_length=253)] = Field(
         "CONDUCTORONE_CLIENT_SECRET", description="Key holding the API client secret."
     )
+
+    @model_validator(mode="after")
+    def _one_role_per_key(self) -> ConductorOneSecretKeys:
+        _distinct_keys({"clientId": self.client_id, "clientSecret": self.client_secret})
+        return self
 
 
 class ConductorOneSecretRef(_Model):
@@ -158,7 +348,6 @@ class ConductorOne(_Model):
 
 
 ROTATE_NOW_ANNOTATION = f"{GROUP}/rotate-now"
-DURATION_MIN_1M = rf"^({_NZ}h({_N}m)?({_N}s)?|({_N}h)?{_NZ}m({_N}s)?)$"
 
 
 class ConductorOneRotation(_Model):
@@ -170,7 +359,7 @@ class ConductorOneRotation(_Model):
         "While on, the operator owns that credential and ignores the source Secret's ConductorOne keys once it "
         "has rotated the first time.",
     )
-    schedule: Annotated[str, Field(pattern=DURATION_MIN_1M)] | None = Field(
+    schedule: Duration1m | None = Field(
         None,
         description='Rotate this long after the last rotation (Go-style duration, e.g. "720h"); empty: '
         "only on the rotate-now annotation.",
@@ -189,7 +378,7 @@ class CeligoRotation(_Model):
     emails the account's admins, and Celigo may not let an API token manage tokens)."""
 
     enabled: bool = Field(False, description="Let the operator create new Celigo tokens and revoke old ones.")
-    schedule: Annotated[str, Field(pattern=DURATION_MIN_1M)] | None = Field(
+    schedule: Duration1m | None = Field(
         None,
         description="Rotate this long after the last rotation; empty: only on the rotate-now annotation.",
     )
@@ -208,12 +397,12 @@ class Rotation(_Model):
 
     conductor_one: ConductorOneRotation = _nested(ConductorOneRotation, "ConductorOne credential rotation.")
     celigo: CeligoRotation = _nested(CeligoRotation, "Celigo API token rotation.")
-    expiry_warning: Annotated[str, Field(pattern=DURATION)] | None = Field(
+    expiry_warning: Duration | None = Field(
         None,
         description="Warn (CredentialsExpiring, an Event) this long before a credential expires; "
         "empty: the operator's default (7 days).",
     )
-    revoke_on_delete_timeout: Annotated[str, Field(pattern=DURATION)] | None = Field(
+    revoke_on_delete_timeout: Duration | None = Field(
         None,
         description="How long deleting the resource may wait to revoke the ConductorOne credential the "
         "operator created before giving up (empty: the operator's default, 5m).",
@@ -245,10 +434,10 @@ class CeligoConnectorSpec(_Model):
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
         None, description="Image pull policy; empty means the Kubernetes default for the image."
     )
-    host_id: Annotated[str, Field(pattern=HOST_ID)] | None = Field(
+    host_id: Annotated[str, Field(pattern=HOST_ID, max_length=63)] | None = Field(
         None, description="BATON_HOST_ID; defaults to <namespace>-<name>, stable across pod restarts."
     )
-    args: list[str] | None = Field(
+    args: Annotated[list[Annotated[str, Field(max_length=256, json_schema_extra=_ASCII)]], Field(max_length=32)] | None = Field(
         None, description="Container args. Empty: none (service mode starts from BATON_CLIENT_ID)."
     )
     log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="BATON_LOG_LEVEL.")
@@ -263,13 +452,23 @@ class CeligoConnectorSpec(_Model):
     suspend: bool = Field(False, description="Stop changing the children; keep them as they are.")
     replicas: Annotated[int, Field(ge=0, le=10)] = Field(1, description="Connector pods (they share tasks).")
     resources: ResourceRequirements | None = Field(None, description="Container resources.")
-    node_selector: dict[str, str] | None = Field(None, description="Pod node selector.")
-    tolerations: list[Toleration] | None = Field(None, description="Pod tolerations.")
-    affinity: dict[str, Any] | None = Field(None, description="Pod affinity, as in core/v1.")
-    pod_labels: dict[str, str] | None = Field(None, description="Extra pod labels.")
-    pod_annotations: dict[str, str] | None = Field(None, description="Extra pod annotations.")
-    image_pull_secrets: list[str] | None = Field(None, description="Names of image pull Secrets.")
-    extra_env: list[EnvVar] | None = Field(
+    node_selector: Annotated[LabelMap, Field(max_length=MAX_MAP_ITEMS)] | None = Field(
+        None, description="Pod node selector."
+    )
+    tolerations: Annotated[list[Toleration], Field(max_length=32)] | None = Field(
+        None, description="Pod tolerations."
+    )
+    affinity: Affinity | None = Field(None, description="Pod affinity, as in core/v1.")
+    pod_labels: Annotated[LabelMap, Field(max_length=MAX_MAP_ITEMS)] | None = Field(
+        None, description="Extra pod labels."
+    )
+    pod_annotations: Annotated[AnnotationMap, Field(max_length=MAX_MAP_ITEMS)] | None = Field(
+        None, description="Extra pod annotations."
+    )
+    image_pull_secrets: (
+        Annotated[list[Annotated[str, Field(pattern=DNS_SUBDOMAIN, max_length=253)]], Field(max_length=16)] | None
+    ) = Field(None, description="Names of image pull Secrets.")
+    extra_env: Annotated[list[EnvVar], Field(max_length=32)] | None = Field(
         None, description="Extra plain environment variables (not the credential variables)."
     )
 
@@ -452,7 +651,8 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     },
 ]
 
-_DROP = {"title", "additionalProperties"}
+_VALUE_CHECKS = {"pattern", "maxLength", "minimum", "maximum"}
+_DROP = {"title", "additionalProperties", "propertyNames"}  # keys: bounded by the model, not the schema
 
 
 def _structural(node: Any, defs: dict[str, Any]) -> Any:
@@ -471,13 +671,18 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
         rest = {k: v for k, v in node.items() if k != "anyOf"}
         types = sorted(o.get("type", "") for o in options)
         if types == ["integer", "string"]:
-            return {**_structural(rest, defs), "x-kubernetes-int-or-string": True}
+            # the options' value validations apply to their own type only (pattern to strings, minimum to ints)
+            checks = {k: v for o in options for k, v in o.items() if k in _VALUE_CHECKS}
+            return {**_structural(rest, defs), **checks, "x-kubernetes-int-or-string": True}
         if len(options) != 1:
             raise ValueError(f"cannot express {node} in a structural schema")
         merged = {**options[0], **rest}
         if merged.get("default", 0) is None:
             merged.pop("default")
         return _structural(merged, defs)
+    if "patternProperties" in node:  # a map whose keys have a pattern: the model checks keys, not the schema
+        (values,) = node["patternProperties"].values()
+        node = {**{k: v for k, v in node.items() if k != "patternProperties"}, "additionalProperties": values}
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in _DROP or key == "$defs":
@@ -507,11 +712,7 @@ def _openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _spec_schema() -> dict[str, Any]:
-    schema = _openapi_schema(CeligoConnectorSpec)
-    affinity = schema["properties"]["affinity"]
-    affinity.pop("additionalProperties", None)
-    affinity["x-kubernetes-preserve-unknown-fields"] = True
-    return schema
+    return _openapi_schema(CeligoConnectorSpec)
 
 
 def _status_schema() -> dict[str, Any]:

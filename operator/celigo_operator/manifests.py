@@ -272,7 +272,7 @@ def build_deployment(
     if spec.tolerations:
         pod_spec["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations]
     if spec.affinity:
-        pod_spec["affinity"] = spec.affinity
+        pod_spec["affinity"] = spec.affinity.model_dump(by_alias=True, exclude_none=True)
     if spec.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": n} for n in spec.image_pull_secrets]
     return {
