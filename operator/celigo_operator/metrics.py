@@ -60,6 +60,10 @@ READY_REASONS = frozenset(
     }
 )  # fmt: skip
 ROTATION_STEPS = ("Idle", "Requesting", "Stored", "RollingOut", "Revoking")
+#: The reasons of the Rotation condition (README "Credential changes and rotation", Conditions).
+ROTATION_REASONS = frozenset(
+    {"Idle", "InProgress", "RotationBackoff", "RotationFailed", "RotationUnsupported", "JournalWriteFailed"}
+)
 ROLES = ("administrator", "manage", "monitor")
 #: status.rotation's flows -> the `credential` label of the expiry metric.
 CREDENTIAL_FLOWS = {"celigo": "celigo", "conductorOne": "conductorone"}
@@ -251,6 +255,13 @@ class Metrics:
             ["namespace", "name", "status", "reason"],
             registry=r,
         )
+        self.rotation_condition = Gauge(
+            "celigoconnector_rotation_condition",
+            "1 for the CeligoConnector's current Rotation condition status and reason (only while a flow is "
+            "enabled).",
+            ["namespace", "name", "status", "reason"],
+            registry=r,
+        )
         self.credentials_rejected = Gauge(
             "celigoconnector_credentials_rejected",
             "1 while a changed credential set failed verification and was not rolled out (rejectedVersion).",
@@ -369,12 +380,18 @@ class Metrics:
     def observe_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """Everything the metrics show of a connector's status as the writer publishes it (dumped by alias):
         Ready with its reason, a rejected credential set, expiries, the rotation journal, the inventory."""
-        ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        ready = conditions.get("Ready")
         self.set_ready(namespace, name, ready.get("status") if ready else None)
-        if ready is not None:
-            state = _closed(ready.get("status"), READY_STATES, "Unknown")
-            reason = _closed(ready.get("reason"), READY_REASONS)
-            self._one(self.ready_condition, namespace, name, (state, reason))
+        for gauge, condition, reasons in (
+            (self.ready_condition, ready, READY_REASONS),
+            (self.rotation_condition, conditions.get("Rotation"), ROTATION_REASONS),
+        ):
+            labels = None
+            if condition is not None:
+                state = _closed(condition.get("status"), READY_STATES, "Unknown")
+                labels = (state, _closed(condition.get("reason"), reasons))
+            self._one(gauge, namespace, name, labels)
         credentials = status.get("credentials") or {}
         self.credentials_rejected.labels(namespace, name).set(1 if credentials.get("rejectedVersion") else 0)
         rotation = status.get("rotation") or {}
@@ -501,8 +518,8 @@ class Metrics:
             self._remove(self.credential_expiry, namespace, name, label)
         for role in ROLES:
             self._remove(self.inventory_roles, namespace, name, role)
-        self._one(self.ready_condition, namespace, name, None)
-        self._one(self.rotation_step, namespace, name, None)
+        for gauge in (self.ready_condition, self.rotation_condition, self.rotation_step):
+            self._one(gauge, namespace, name, None)
         with self._lock:
             self._ready_by_connector.pop((namespace, name), None)
             self._recount()

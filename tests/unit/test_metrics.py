@@ -224,6 +224,7 @@ STATUS: dict = {
     "conditions": [
         {"type": "Ready", "status": "False", "reason": "TokenRejected", "message": "token xyz-secret revoked"},
         {"type": "CredentialsValid", "status": "False", "reason": "TokenRejected"},
+        {"type": "Rotation", "status": "False", "reason": "RotationBackoff", "message": "attempt 2"},
     ],
     "credentials": {"version": "hmac", "rejectedVersion": "hmac2"},
     "inventory": {
@@ -253,6 +254,9 @@ def test_status_feeds_ready_reason_rejection_expiry_rotation_and_inventory() -> 
         m, "celigoconnector_ready_condition", namespace="ns", name="a", status="False", reason="TokenRejected"
     ) == 1
     assert value(m, "celigoconnector_credentials_rejected", namespace="ns", name="a") == 1
+    assert value(
+        m, "celigoconnector_rotation_condition", namespace="ns", name="a", status="False", reason="RotationBackoff"
+    ) == 1
     expiry = "celigoconnector_credential_expiry_timestamp_seconds"
     assert value(m, expiry, namespace="ns", name="a", credential="celigo") == datetime(2026, 2, 1, tzinfo=UTC).timestamp()
     assert value(m, expiry, namespace="ns", name="a", credential="conductorone") == (
@@ -284,6 +288,8 @@ def test_a_connector_keeps_one_series_per_changing_label() -> None:
     assert [s.labels for s in ready] == [{"namespace": "ns", "name": "a", "status": "True", "reason": "Ready"}]
     steps = [s for f in m.registry.collect() for s in f.samples if s.name == "celigoconnector_rotation_step"]
     assert [s.labels["step"] for s in steps] == ["Idle"]
+    rotation = [s for f in m.registry.collect() for s in f.samples if s.name == "celigoconnector_rotation_condition"]
+    assert rotation == []  # the condition went with the flow's last status
     assert value(m, "celigoconnector_rotation_in_progress", namespace="ns", name="a") == 0
     assert value(m, "celigoconnector_rotation_started_timestamp_seconds", namespace="ns", name="a") is None
     assert value(m, "celigoconnector_credentials_rejected", namespace="ns", name="a") == 0
