@@ -109,12 +109,20 @@ def _doctor(args: argparse.Namespace) -> int:
     from celigo_operator.doctor import run_doctor
 
     setup_logging("text", "WARNING")
+    try:
+        config = OperatorConfig.from_env()
+    except ValueError as exc:
+        print(f"setup error: {exc}", file=sys.stdout)
+        return 2
     return run_doctor(
         sys.stdout,
         region=args.region,
         token_file=args.token_file,
         resource=args.from_resource,
         kubeconfig=args.kubeconfig,
+        config=config,
+        policy=args.policy,
+        namespace=None if args.all_namespaces else args.namespace,
     )
 
 
@@ -139,11 +147,23 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("crd", help="print the CustomResourceDefinition").set_defaults(func=_crd)
     sub.add_parser("version", help="print the version").set_defaults(func=_version)
 
-    doc = sub.add_parser("doctor", help="run the health checks once and print a report (exit 0 when healthy)")
+    doc = sub.add_parser(
+        "doctor",
+        help="run the health checks once and print a report (exit 0 when healthy); --policy: scan for "
+        "connectors the pod policy would refuse",
+    )
     doc.add_argument("--region", choices=["us", "eu"], help="Celigo region of the token")
     doc.add_argument("--token-file", help="file holding a Celigo API token")
     doc.add_argument("--from-resource", metavar="NS/NAME", help="check a CeligoConnector and its Secret")
-    doc.add_argument("--kubeconfig", help="kubeconfig for --from-resource (default: $KUBECONFIG)")
+    doc.add_argument(
+        "--policy",
+        action="store_true",
+        help="list the CeligoConnectors this release's pod policy would refuse, with reasons (before an upgrade)",
+    )
+    where = doc.add_mutually_exclusive_group()
+    where.add_argument("--namespace", "-n", help="with --policy: only this namespace")
+    where.add_argument("--all-namespaces", "-A", action="store_true", help="with --policy: every namespace (default)")
+    doc.add_argument("--kubeconfig", help="kubeconfig for --from-resource and --policy (default: $KUBECONFIG)")
     doc.set_defaults(func=_doctor)
     return p
 

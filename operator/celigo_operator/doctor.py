@@ -1,21 +1,26 @@
 """`celigo-operator doctor`: the operator's checks, run once, printed for a person.
 
-Two ways in: a token file and a region (no cluster needed), or `--from-resource ns/name`, which reads the
+Three ways in: a token file and a region (no cluster needed); `--from-resource ns/name`, which reads the
 resource and its credentials Secret through the kubeconfig and also looks at the Deployment, its pods and
-ConductorOne. The Celigo URL comes from operator configuration (CELIGO_OPERATOR_CELIGO_BASE_URLS), never
-from the resource. Exit code 0 only when everything checked is healthy. No secret is ever printed.
+ConductorOne; and `--policy [-n NS]`, which lists every CeligoConnector (of the cluster or one namespace) that
+this release's pod policy (policy.py) would refuse, with the reason — run it before an upgrade. The Celigo
+URL comes from operator configuration (CELIGO_OPERATOR_CELIGO_BASE_URLS), never from the resource, and so
+do the policy's allowlists. Exit code 0 only when everything checked is healthy. No secret is ever printed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from celigo_operator import manifests
+from celigo_operator import api, manifests
 from celigo_operator.api import CeligoConnectorSpec
 from celigo_operator.conditions import Cond
 from celigo_operator.config import OperatorConfig
@@ -23,7 +28,7 @@ from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube, KubeError, load_api_client
 from celigo_operator.manifests import Owner
 from celigo_operator.observe import pod_problem
-from celigo_operator.policy import check_spec
+from celigo_operator.policy import check_config, check_spec
 from celigo_operator.sources import CredentialProblem, credentials_from_secret
 
 
@@ -134,6 +139,60 @@ async def check_resource(
         kube.close()
 
 
+def policy_refusals(objects: list[dict], config: OperatorConfig) -> list[tuple[str, str, str]]:
+    """(namespace/name, reason, message) of each connector the policy would refuse (pure)."""
+    refused = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        try:
+            spec = CeligoConnectorSpec.model_validate(obj.get("spec") or {})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = "spec." + ".".join(str(p) for p in first["loc"])
+            refused.append((key, "InvalidSpec", f"{where}: {first['msg']}"))
+            continue
+        problem = check_spec(spec, config)
+        if problem is not None:
+            refused.append((key, problem.reason, problem.message))
+    return refused
+
+
+def scan_policy(out: TextIO, config: OperatorConfig, namespace: str | None, kubeconfig: str | None) -> int:
+    """List the connectors this release's pod policy would refuse. 0: none; 1: some (or the settings are
+    inconsistent); 2: the cluster could not be read."""
+    scope = f"namespace {namespace}" if namespace else "all namespaces"
+    print(f"celigo-operator doctor: pod policy of this release, CeligoConnectors in {scope}\n", file=out)
+    settings = check_config(config)
+    for problem in settings:
+        print(f"  [FAIL] operator settings  {problem}", file=out)
+    custom: Any = k8s.CustomObjectsApi(load_api_client(kubeconfig))
+    try:
+        if namespace:
+            resp = custom.list_namespaced_custom_object(
+                api.GROUP, api.VERSION, namespace, api.PLURAL, _preload_content=False
+            )
+        else:
+            resp = custom.list_cluster_custom_object(api.GROUP, api.VERSION, api.PLURAL, _preload_content=False)
+    except ApiException as exc:
+        print(f"cannot list CeligoConnectors: HTTP {exc.status} {exc.reason}", file=out)
+        return 2
+    objects = json.loads(resp.data)["items"]
+    refused = policy_refusals(objects, config)
+    width = max((len(key) for key, _, _ in refused), default=0)
+    for key, reason, message in refused:
+        print(f"  [FAIL] {key:<{width}}  {reason}: {message}", file=out)
+    print(
+        f"\n{len(objects)} CeligoConnector(s) checked, {len(refused)} would be refused. Change their spec, or "
+        "widen the policy with the operator settings CELIGO_OPERATOR_IMAGE_ALLOWLIST, "
+        "CELIGO_OPERATOR_ALLOWED_ARGS and CELIGO_OPERATOR_ALLOWED_EXTRA_ENV (set them here too to check with them)."
+        if refused
+        else f"\n{len(objects)} CeligoConnector(s) checked, none would be refused.",
+        file=out,
+    )
+    return 1 if refused or settings else 0
+
+
 def run_doctor(
     out: TextIO,
     *,
@@ -142,8 +201,12 @@ def run_doctor(
     resource: str | None = None,
     kubeconfig: str | None = None,
     config: OperatorConfig | None = None,
+    policy: bool = False,
+    namespace: str | None = None,
 ) -> int:
     config = config or OperatorConfig.from_env()
+    if policy:
+        return scan_policy(out, config, namespace, kubeconfig)
     report = Report()
     if resource:
         namespace, _, name = resource.partition("/")
