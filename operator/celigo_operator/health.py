@@ -24,7 +24,7 @@ from celigo_operator.conductorone import errors
 from celigo_operator.conductorone.models import SyncStatus
 from celigo_operator.config import OperatorConfig
 from celigo_operator.outcome import dump
-from celigo_operator.sources import CredentialProblem, read_keys
+from celigo_operator.sources import CONNECTOR_ROLES, CredentialProblem, read_keys
 
 OTHER_REGION = {"us": "eu", "eu": "us"}
 
@@ -241,7 +241,7 @@ class HealthChecker:
         ref = c1.credentials_secret_ref
         try:
             client_id, client_secret = read_keys(
-                api_secret, namespace, ref.name, [ref.keys.client_id, ref.keys.client_secret]
+                api_secret, namespace, ref.name, [ref.keys.client_id, ref.keys.client_secret], CONNECTOR_ROLES[:2]
             )
         except CredentialProblem as exc:
             return Cond.false(cond.SYNCED, exc.reason, exc.message)

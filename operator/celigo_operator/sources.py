@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from celigo_operator import api
@@ -41,38 +41,83 @@ def opted_in_secret(secret: Mapping[str, Any] | None, namespace: str, name: str)
     return secret
 
 
-def decode_key(secret: Mapping[str, Any], where: str, key: str) -> str:
-    """One key's text (data, or stringData as a client may send it); KeyMissing when absent or blank."""
+#: The longest credential value the operator reads (bytes, surrounding whitespace trimmed): a Celigo token is 32
+#: hex characters and a ConductorOne client secret about 150; anything near this is not a credential.
+MAX_VALUE_BYTES = 4096
+#: The CredentialsValid reason of a malformed value, by role.
+MALFORMED_CLIENT_ID = "MalformedClientId"
+MALFORMED_CLIENT_SECRET = "MalformedClientSecret"
+MALFORMED_TOKEN = "MalformedToken"
+CONNECTOR_ROLES = (MALFORMED_CLIENT_ID, MALFORMED_CLIENT_SECRET, MALFORMED_TOKEN)
+
+
+def value_problem(raw: bytes) -> str | None:
+    """What makes a credential value unusable, in words that never quote it; None when it is fine. Surrounding
+    whitespace is not a problem (it is trimmed). Such a value is never sent anywhere: it would be refused, or
+    worse, make the HTTP client raise (a line break in a header)."""
+    trimmed = raw.strip()
+    if len(trimmed) > MAX_VALUE_BYTES:
+        return f"is {len(trimmed)} bytes long, more than the {MAX_VALUE_BYTES} a credential may have"
+    try:
+        text = trimmed.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return "is not valid UTF-8 text"
+    if any(c.isspace() for c in text):
+        return (
+            "has whitespace inside it (a space, tab or line break; a 'Bearer ' prefix or a second value does "
+            "not belong in the Secret)"
+        )
+    if not (text.isascii() and text.isprintable()):
+        return "has characters that are not printable ASCII"
+    return None
+
+
+def decode_key(secret: Mapping[str, Any], where: str, key: str, malformed: str = "MalformedValue") -> str:
+    """One key's text (data, or stringData as a client may send it), trimmed: KeyMissing when absent or blank,
+    `malformed` (a reason) when the value cannot be a credential (`value_problem`)."""
     raw = (secret.get("data") or {}).get(key)
     if raw is None:
         text = (secret.get("stringData") or {}).get(key)
         if text is None:
             raise CredentialProblem("KeyMissing", f"{where} has no key {key}.")
-        value = str(text)
+        value = str(text).encode("utf-8", "surrogateescape")
     else:
         try:
-            value = base64.b64decode(raw, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise CredentialProblem("KeyMissing", f"{where} key {key} is not valid UTF-8 text.") from None
+            value = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise CredentialProblem(malformed, f"{where} key {key} is not valid base64 data.") from None
     if not value.strip():
         raise CredentialProblem("KeyMissing", f"{where} key {key} is empty.")
-    return value.strip()
+    problem = value_problem(value)
+    if problem is not None:
+        raise CredentialProblem(malformed, f"{where} key {key} {problem}.")
+    return value.decode("utf-8").strip()
 
 
-def read_keys(secret: Mapping[str, Any] | None, namespace: str, name: str, keys: list[str]) -> list[str]:
-    """Values of `keys` from an opted-in Secret; one KeyMissing naming every missing key at once."""
+def read_keys(
+    secret: Mapping[str, Any] | None,
+    namespace: str,
+    name: str,
+    keys: Sequence[str],
+    malformed: Sequence[str] | None = None,
+) -> list[str]:
+    """Values of `keys` from an opted-in Secret: one KeyMissing naming every missing key at once, else the
+    reason in `malformed` (by position; default MalformedValue) of the first key whose value is unusable."""
     where = f"Secret {namespace}/{name}"
     checked = opted_in_secret(secret, namespace, name)
-    values, missing = [], []
-    for key in keys:
+    reasons = list(malformed or ["MalformedValue"] * len(keys))
+    values, missing, bad = [], [], []
+    for key, reason in zip(keys, reasons, strict=True):
         try:
-            values.append(decode_key(checked, where, key))
-        except CredentialProblem:
-            missing.append(key)
+            values.append(decode_key(checked, where, key, reason))
+        except CredentialProblem as exc:
+            (missing if exc.reason == "KeyMissing" else bad).append((key, exc))
     if missing:
         raise CredentialProblem(
-            "KeyMissing", f"{where} is missing or has empty key(s): {', '.join(missing)}."
+            "KeyMissing", f"{where} is missing or has empty key(s): {', '.join(k for k, _ in missing)}."
         )
+    if bad:
+        raise CredentialProblem(bad[0][1].reason, " ".join(exc.message for _, exc in bad))
     return values
 
 
@@ -82,7 +127,7 @@ def credentials_from_secret(
     """Read and check the source Secret the way the connector would before any pod starts."""
     keys = ref.keys
     client_id, client_secret, token = read_keys(
-        secret, namespace, ref.name, [keys.client_id, keys.client_secret, keys.celigo_access_token]
+        secret, namespace, ref.name, [keys.client_id, keys.client_secret, keys.celigo_access_token], CONNECTOR_ROLES
     )
     where = f"Secret {namespace}/{ref.name}"
     try:
@@ -119,10 +164,13 @@ def merge_credentials(
         ENV_CLIENT_SECRET: keys.client_secret,
         ENV_ACCESS_TOKEN: keys.celigo_access_token,
     }
+    malformed = dict(zip(wanted, CONNECTOR_ROLES, strict=True))
     missing = [env for env in wanted if env not in owned]
     values = dict(owned)
     if missing:
-        read = read_keys(source, namespace, ref.name, [wanted[env] for env in missing])
+        read = read_keys(
+            source, namespace, ref.name, [wanted[env] for env in missing], [malformed[env] for env in missing]
+        )
         values.update(zip(missing, read, strict=True))
     where = f"Secret {namespace}/{ref.name}"
     try:

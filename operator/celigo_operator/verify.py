@@ -22,6 +22,7 @@ SECRET_REASONS = frozenset(
         "KeyMissing",
         "MalformedClientId",
         "MalformedClientSecret",
+        "MalformedToken",
         "SecretUnreadable",
         "NewCredentialsRejected",
         "VerificationPending",
