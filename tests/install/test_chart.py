@@ -19,6 +19,7 @@ import yaml
 
 from celigo_operator.cli import parser
 from celigo_operator.config import ENV_PREFIX, OperatorConfig
+from celigo_operator.policy import check_config
 from celigo_testkit.harness import KUBECTL, Kubectl
 from celigo_testkit.kube import KubeEmulator
 from install.installkit import (
@@ -51,7 +52,9 @@ ALL_ON: dict[str, Any] = {
         "tickInterval": 15,
         "hmacSecretName": "my-hmac",
         "defaultConnectorImage": "public.ecr.aws/conductorone/baton-celigo:v0.1.7",
-        "imageAllowlist": ["public.ecr.aws/conductorone/", "registry.example.com/mirror/"],
+        "imageAllowlist": ["public.ecr.aws/conductorone/baton-celigo", "registry.example.com/mirror/*"],
+        "allowedArgs": ["--skip-full-sync", "--otel-collector-endpoint"],
+        "allowedExtraEnv": ["HTTPS_PROXY", "NO_PROXY"],
         "celigoBaseUrls": {"us": "https://celigo-proxy.example.com/us", "eu": "https://celigo-proxy.example.com/eu"},
         "conductorOneBaseUrl": "https://c1-proxy.example.com",
         "extraEnv": [{"name": "CELIGO_OPERATOR_STATUS_REFRESH", "value": "1800"}],
@@ -158,6 +161,7 @@ def test_operator_pod_is_restricted_and_configured(variant: tuple[dict[str, Any]
     known = {ENV_PREFIX + f.name.upper() for f in fields(OperatorConfig)}
     assert set(env) <= known, set(env) - known
     config = OperatorConfig.from_env(env)  # every value parses as the operator parses it
+    assert check_config(config) == []  # and the pod policy's settings would let the operator start
     assert config.log_format == "json" and config.operator_namespace == "celigo-operator"
     assert config.liveness_endpoint == "http://0.0.0.0:8080/healthz" and config.metrics_port == 9090
     args = parser().parse_args(c["args"])
@@ -168,6 +172,8 @@ def test_operator_pod_is_restricted_and_configured(variant: tuple[dict[str, Any]
     if values is ALL_ON or "operator" in values:
         assert config.celigo_base_urls == ALL_ON["operator"]["celigoBaseUrls"]
         assert config.image_allowlist == tuple(ALL_ON["operator"]["imageAllowlist"])
+        assert config.allowed_args == tuple(ALL_ON["operator"]["allowedArgs"])
+        assert config.allowed_extra_env == tuple(ALL_ON["operator"]["allowedExtraEnv"])
         assert config.hmac_secret_name == "my-hmac" and config.tick_interval == 15
         assert config.conductorone_base_url == "https://c1-proxy.example.com"
         assert c["image"] == f"ghcr.io/celigo-operator/celigo-operator:0.1.0@{DIGEST}"
@@ -278,9 +284,13 @@ def test_notes_tell_how_to_check_status(variant: tuple[dict[str, Any], list[dict
         ({"connectors": [{"name": "x"}]}, "at '/connectors/0': missing property 'spec'"),
         ({"replicaCount": 2}, "at '/leaderElection/enabled': value must be true"),
         ({"connectors": [{"name": "x", "spec": {}, "replicas": 1}]}, "additional properties 'replicas' not allowed"),
+        ({"operator": {"imageAllowlist": ["ghcr.io/conductorone/"]}}, "at '/operator/imageAllowlist/0'"),
+        ({"operator": {"allowedArgs": ["skip-full-sync"]}}, "at '/operator/allowedArgs/0'"),
+        ({"operator": {"allowedExtraEnv": ["HTTPS-PROXY"]}}, "at '/operator/allowedExtraEnv/0'"),
     ],
     ids=["wrong-type", "port-as-string", "unknown-key", "unknown-nested-key", "enum", "digest", "no-namespaces",
-         "connector-without-spec", "connector-unknown-key", "replicas-without-leader-election"],
+         "connector-without-spec", "connector-unknown-key", "replicas-without-leader-election",
+         "image-prefix-not-repository", "arg-not-a-flag", "env-not-a-name"],
 )
 def test_values_schema_rejects_bad_values_clearly(values: dict[str, Any], message: str) -> None:
     chart = helm.Chart.load(CHART)
