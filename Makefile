@@ -33,6 +33,24 @@ k8s-assets:
 	  fi; \
 	fi
 
+# promtool and prometheus for tests/monitoring (README "Monitoring"): Debian's prometheus package, which root
+# gets from apt. The tests run their own server on a free loopback port; the package's service is not needed,
+# so where systemd started it, it is stopped and disabled again.
+.PHONY: prometheus-tools
+test: prometheus-tools
+prometheus-tools:
+	@if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "promtool/prometheus are missing: installing prometheus with apt"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      prometheus >/dev/null; \
+	    if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi; \
+	  else \
+	    echo "promtool/prometheus are missing; run:  sudo apt-get install -y prometheus"; \
+	    exit 1; \
+	  fi; \
+	fi
+
 lint: venv
 	$(BIN)/ruff check operator testkit tests benchmarks
 	$(BIN)/mypy
