@@ -137,9 +137,12 @@ def _epoch(value: str | None) -> float | None:
 class QueueView(Protocol):
     """What the queue metrics read of the work queue (queue.WorkQueue), at scrape time."""
 
-    pending: Mapping[str, bool]
-    active: Collection[str]
-    since: Mapping[str, float]
+    @property
+    def pending(self) -> Mapping[str, bool]: ...
+    @property
+    def active(self) -> Collection[str]: ...
+    @property
+    def since(self) -> Mapping[str, float]: ...
 
 
 class _QueueCollector(Collector):
