@@ -69,8 +69,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - apiGroups: ["celigo-operator.io"]
   resources: ["celigoconnectors/status"]
   verbs: ["patch"]
-# The referenced credentials Secret (read by name) and the operator-owned immutable credentials Secrets
-# (create, list by label, delete old versions).
+# Exactly the Secret verbs the operator uses, in the connector's namespace (README, "Secrets, cluster-wide:
+# why each verb"): get (a named credentials Secret the opted-in cache lacks), list/watch (opted-in source
+# Secrets by label; its own credentials Secrets to prune), create (each immutable credentials version),
+# delete (old versions once no pod uses them). No update/patch: its Secrets are immutable.
 - apiGroups: [""]
   resources: ["secrets"]
   # watch: the operator lists and watches only Secrets labelled celigo-operator.io/credentials=true (a
