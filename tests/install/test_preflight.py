@@ -61,7 +61,9 @@ def test_a_setting_that_does_not_parse_is_one_line_not_a_traceback(tmp_path: Pat
         assert "Traceback" not in op.log()
 
 
-@pytest.mark.parametrize("source", ["deploy", "deploy-namespaced", "chart-leader-election"])
+@pytest.mark.parametrize(
+    "source", ["deploy", "deploy-ha", "deploy-namespaced", "chart-namespaced", "chart-leader-election"]
+)
 def test_the_rules_the_preflight_asks_for_are_the_shipped_rules(source: str) -> None:
     """What preflight checks with SelfSubjectAccessReviews is what the shipped RBAC grants (and what
     test_rbac.py proves the operator uses), so a missing grant is found before it is needed."""
