@@ -72,6 +72,8 @@ _FLAG_KINDS = (
     (re.compile(r"url|endpoint|host|addr|proxy|server|port"), "sets a URL or an endpoint"),
     (re.compile(r"file|dir|path|c1z|log-output"), "sets a file"),
 )
+#: One long flag, optionally `=value`; only the name before `=` is ever repeated in a message.
+_LONG_FLAG = re.compile(r"(--[A-Za-z0-9][-A-Za-z0-9_.]*)(=.*)?", re.DOTALL)
 MAX_LISTED = 3  # problems named in one message; the rest are counted
 
 
@@ -120,13 +122,14 @@ def arg_problems(args: list[str], config: OperatorConfig) -> list[str]:
         if item.strip().lower() == "service":
             problems.append(f"`service` is refused: {SERVICE_WHY}")
             continue
-        if not item.startswith("--") or item == "--" or item.startswith("---"):
+        long_flag = _LONG_FLAG.fullmatch(item)
+        if long_flag is None:
             problems.append(
-                f"item {i} is not a --flag (a subcommand, a positional argument, a short flag, or a value in an "
-                f"item of its own: write --flag=value); {widen}"
+                f"item {i} is not a --flag (a subcommand, a positional argument, a short flag, a value in an "
+                f"item of its own, or a space inside: write --flag=value); {widen}"
             )
             continue
-        flag = item.split("=", 1)[0]
+        flag = long_flag.group(1)
         if flag in MANAGED_FLAGS:
             problems.append(f"{flag} is refused: it {MANAGED_FLAGS[flag]}")
         elif flag not in config.allowed_args:

@@ -139,7 +139,20 @@ def test_flags_off_the_allowlist_are_refused_with_the_allowlist_and_how_to_widen
     assert "v4lue" not in message
 
 
-@pytest.mark.parametrize("item", ["sync", "-f", "-f=/tmp/x", "--", "---client-secret", "s3cr3t-value"])
+@pytest.mark.parametrize(
+    "item",
+    [
+        "sync",
+        "-f",
+        "-f=/tmp/x",
+        "--",
+        "---client-secret",
+        "s3cr3t-value",
+        "--client-secret s3cr3t-value",
+        "--skip-full-sync\n--client-secret=s3cr3t-value",
+        "--skip-full-sync\ts3cr3t-value",
+    ],
+)
 def test_anything_but_a_long_flag_in_one_item_is_refused_without_echoing_it(item: str) -> None:
     reason, message = refusal(args=["--skip-full-sync", item])
     assert reason == "InvalidSpec" and "spec.args: item 1 is not a --flag" in message
