@@ -15,6 +15,7 @@ from celigo_operator.conditions import Cond, utcnow
 from celigo_operator.config import OperatorConfig
 from celigo_operator.kube import Kube, KubeError
 from celigo_operator.manifests import ConnectorCredentials, Owner
+from celigo_operator.observe import pod_problem
 from celigo_operator.outcome import Event
 from celigo_operator.waves import WaveGate
 
@@ -56,6 +57,9 @@ class Applier:
         self.config = config
         self.hmac_key = hmac_key
         self.waves = gate
+        # namespace/name of a connector credentials Secret -> its owner's uid: made or seen by this process,
+        # so a pass does not read it again.
+        self.known: dict[str, str] = {}
 
     async def apply(
         self,
@@ -123,18 +127,40 @@ class Applier:
         return Cond.true(cond.RECONCILED, "Reconciled", "The Secret and Deployment match the spec.")
 
     async def _ensure_secret(self, owner: Owner, desired: dict[str, Any]) -> None:
+        """Create the content-named Secret unless this process already made or saw it (no read per pass):
+        created first, read only when the name is taken. A pod of the connector that cannot find its
+        Secret (CreateContainerConfigError, from the pod cache) makes the Secret be checked again."""
         name = desired["metadata"]["name"]
+        key = f"{owner.namespace}/{name}"
+        if self.known.get(key) == owner.uid and not await self._config_error(owner):
+            return
+        try:
+            await self.kube.create_secret(desired)
+            self.known[key] = owner.uid
+            return
+        except KubeError as exc:
+            if not exc.conflict:
+                raise
         existing = await self.kube.get_secret(owner.namespace, name)
         if existing is None:
-            try:
-                await self.kube.create_secret(desired)
-                return
-            except KubeError as exc:
-                if not exc.conflict:
-                    raise
-                existing = await self.kube.get_secret(owner.namespace, name)
-        if existing is not None and not manifests.owned_by(existing, owner):
+            self.known.pop(key, None)
+            raise KubeError(409, "Conflict", "the Secret was deleted while being created", kind="Secret", name=name)
+        if not manifests.owned_by(existing, owner):
             raise ChildConflict("Secret", name)
+        self.known[key] = owner.uid
+
+    async def _config_error(self, owner: Owner) -> bool:
+        if not self.kube.cached:
+            return True  # no pod cache: listing pods costs what reading the Secret does
+        selector = ",".join(f"{k}={v}" for k, v in manifests.selector_labels(owner).items())
+        pods = await self.kube.list_pods(owner.namespace, selector)
+        problem = pod_problem(pods)
+        return problem is not None and problem.reason == "CreateContainerConfigError"
+
+    def forget(self, uid: str) -> None:
+        """The connector is gone: drop what this process knows of its Secrets."""
+        for key in [k for k, v in self.known.items() if v == uid]:
+            del self.known[key]
 
     async def _ensure_deployment(
         self, owner: Owner, spec: CeligoConnectorSpec, desired: dict[str, Any], done: Applied
@@ -144,7 +170,16 @@ class Applier:
         name = desired["metadata"]["name"]
         actual = done.deployment
         if actual is None:
-            return "Created", await self.kube.create_deployment(desired)
+            try:
+                return "Created", await self.kube.create_deployment(desired)
+            except KubeError as exc:
+                if not exc.conflict:
+                    raise
+            # Not in the cache of our own Deployments: someone else's of that name (or one not seen yet).
+            actual = await self.kube.read_deployment(owner.namespace, name)
+            if actual is None:
+                raise KubeError(409, "Conflict", "the Deployment was deleted while being created",
+                                kind="Deployment", name=name)
         if not manifests.owned_by(actual, owner):
             raise ChildConflict("Deployment", name)
         annotations = desired["metadata"]["annotations"]
@@ -171,7 +206,7 @@ class Applier:
                 raise
         # The deployment controller writes the Deployment right after a change (status, revision annotation),
         # so our read can be a version behind: once, re-read and replace on the current version.
-        current = await self.kube.get_deployment(owner.namespace, name)
+        current = await self.kube.read_deployment(owner.namespace, name)
         if current is None:
             return "Created", await self.kube.create_deployment(desired)
         if not manifests.owned_by(current, owner):
@@ -216,12 +251,21 @@ class Applier:
             return status
         if status.last_rotation_result not in ("RollingOut", "Deployed") or rollout.secret != status.secret_name:
             return status
+        if status.last_rotation_result == "Deployed" and not self._others_known(owner, status.secret_name):
+            # A first deployment: no earlier credentials Secret was recorded, and this process made none.
+            return status.model_copy(update={"last_rotation_result": "Succeeded"})
         selector = f"{manifests.LABEL_OWNER_UID}={owner.uid},{manifests.LABEL_ROLE}=connector-credentials"
         for secret in await self.kube.list_secrets(owner.namespace, selector):
             name = secret["metadata"]["name"]
             if name != rollout.secret and manifests.owned_by(secret, owner):
                 await self.kube.delete_secret(owner.namespace, name)
+                self.known.pop(f"{owner.namespace}/{name}", None)
         return status.model_copy(update={"last_rotation_result": "Succeeded"})
+
+    def _others_known(self, owner: Owner, current: str | None) -> bool:
+        return any(
+            uid == owner.uid and key != f"{owner.namespace}/{current}" for key, uid in self.known.items()
+        )
 
 
 def _replacement(desired: dict[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,27 +1,39 @@
-"""Watch-fed caches in front of the Kubernetes API for what a pass reads most: the operator's own
-Deployments and the opted-in source Secrets.
+"""Watch-fed caches in front of the Kubernetes API for what a pass reads: the connectors themselves, the
+operator's own Deployments and Pods, and the opted-in source Secrets.
 
 The kopf event handlers (server-side label selectors, handlers.SELECTORS) feed every event in; a pass reads
-from here. A cache miss is never taken as "absent": the object is read from the API (a Deployment not seen
-yet, a referenced Secret without the opt-in label, which only a GET can tell from a missing one). What the
-operator writes goes into the cache at once (write-through), so the next pass never builds on an older
-version than its own write. A newer resourceVersion always wins over an older one, whichever path brought
-it. Objects are kept without managedFields.
+from here. Before kopf's watches start, the startup handler lists each watched kind once (`sync`), so the
+operator reports ready only with full caches. What the operator writes goes into the cache at once
+(write-through), so the next pass never builds on an older version than its own write. A newer
+resourceVersion always wins over an older one, whichever path brought it. Objects are kept without
+managedFields; pods keep only what says why a connector is unavailable.
+
+A miss: a referenced Secret without the opt-in label is read from the API (only a GET tells it from a
+missing one); a connector not seen yet is read from the API; a Deployment not in the synced cache does not
+exist as ours (creating it answers 409 if a foreign one has the name). An entry the startup list brought
+that kopf's own listing never confirmed within `CONFIRM_GRACE` (deleted in between) is not trusted.
 """
 
 from __future__ import annotations
 
 import copy
-from collections import Counter
-from collections.abc import Mapping
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubernetes import client as k8s
 
+from celigo_operator import api
 from celigo_operator.kube import Kube
 
+CONNECTORS = "connectors"
 DEPLOYMENTS = "deployments"
 SECRETS = "secrets"
+PODS = "pods"
+KINDS = (CONNECTORS, DEPLOYMENTS, SECRETS, PODS)
+#: How long an entry of the startup list may wait for kopf's own listing to confirm it.
+CONFIRM_GRACE = 30.0
 _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
@@ -37,6 +49,15 @@ def _rv(body: Mapping[str, Any]) -> int | None:
         return None
 
 
+def newer(current: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:
+    """Whether `body` may replace `current`: another object of the name, or not an older version."""
+    if current is None:
+        return True
+    same = (current.get("metadata") or {}).get("uid") == (body.get("metadata") or {}).get("uid")
+    old, new = _rv(current), _rv(body)
+    return not (same and old is not None and new is not None and new < old)
+
+
 def slim(body: Mapping[str, Any]) -> dict[str, Any]:
     """What the operator uses of an object: no managedFields, no last-applied copy."""
     out = copy.deepcopy(dict(body))
@@ -49,66 +70,166 @@ def slim(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a pass reads of a pod (observe.pod_problem): its identity, labels and container states."""
+    meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    return {
+        "metadata": {k: copy.deepcopy(meta[k]) for k in ("name", "namespace", "uid", "resourceVersion", "labels")
+                     if k in meta},
+        "status": {
+            "phase": status.get("phase"),
+            "containerStatuses": [
+                {"name": cs.get("name"), "restartCount": cs.get("restartCount", 0), "state": copy.deepcopy(cs.get("state"))}
+                for cs in status.get("containerStatuses") or []
+            ],
+        },
+    }
+
+
 class CachedKube(Kube):
-    """`Kube` whose Deployment and source Secret reads are served from the watch-fed caches when they can be."""
+    """`Kube` whose connector, Deployment, Pod and source Secret reads are served from the watch-fed caches
+    when they can be."""
 
     def __init__(self, api_client: k8s.ApiClient, *, workers: int = 8, timeout: float = 30.0) -> None:
         super().__init__(api_client, workers=workers, timeout=timeout)
-        self.store: dict[str, dict[str, dict[str, Any]]] = {DEPLOYMENTS: {}, SECRETS: {}}
+        self.store: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
+        self.pods_in: defaultdict[str, set[str]] = defaultdict(set)  # namespace -> pod keys
         self.hits: Counter[str] = Counter()  # kind -> reads answered from the cache
+        self.synced = False  # the startup lists are in
+        self.unconfirmed: dict[str, set[str]] = {kind: set() for kind in KINDS}
+        self.confirm_by = 0.0  # monotonic: unconfirmed entries are not trusted after this
 
-    # --- fed by watch events and by our own writes -------------------------------------------------
+    # --- fed by the startup list, watch events and our own writes ----------------------------------
 
-    def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
+    async def sync(self, namespaces: Iterable[str], selectors: Mapping[str, str]) -> None:
+        """Fill the Deployment, Pod and Secret caches from one list each (per namespace when the operator
+        watches some only), with the label selectors the watches use."""
+        listers = {
+            DEPLOYMENTS: (self._apps.list_deployment_for_all_namespaces, self._apps.list_namespaced_deployment),
+            PODS: (self._core.list_pod_for_all_namespaces, self._core.list_namespaced_pod),
+            SECRETS: (self._core.list_secret_for_all_namespaces, self._core.list_namespaced_secret),
+        }
+        scopes = list(namespaces) or [None]
+        for kind, (everywhere, namespaced) in listers.items():
+            for ns in scopes:
+                args = (ns,) if ns is not None else ()
+                fn = namespaced if ns is not None else everywhere
+                result = await self._call(kind, "", fn, *args, label_selector=selectors[kind])
+                for item in result.get("items") or []:
+                    meta = item.get("metadata") or {}
+                    self.observe(kind, None, item)
+                    self.unconfirmed[kind].add(_key(meta.get("namespace", ""), meta.get("name", "")))
+        self.confirm_by = time.monotonic() + CONFIRM_GRACE
+        self.synced = True
+
+    def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any], *, confirm: bool = True) -> None:
         cache = self.store.get(kind)
         meta = body.get("metadata") or {}
         if cache is None or not meta.get("name"):
             return
         key = _key(meta.get("namespace", ""), meta["name"])
+        if confirm:
+            self.unconfirmed[kind].discard(key)
         if event_type == "DELETED":
             current = cache.get(key)
             if current is None or (current["metadata"].get("uid") == meta.get("uid")):
-                cache.pop(key, None)
+                self._drop(kind, key)
             return
-        self._put(cache, key, body)
+        self._put(kind, key, body)
 
-    @staticmethod
-    def _put(cache: dict[str, dict[str, Any]], key: str, body: Mapping[str, Any]) -> None:
-        current = cache.get(key)
-        if current is not None:
-            old, new = _rv(current), _rv(body)
-            same = current["metadata"].get("uid") == (body.get("metadata") or {}).get("uid")
-            if same and old is not None and new is not None and new < old:
-                return  # an older event than what is cached (e.g. our own write got here first)
-        cache[key] = slim(body)
+    def _put(self, kind: str, key: str, body: Mapping[str, Any]) -> None:
+        cache = self.store[kind]
+        if not newer(cache.get(key), body):
+            return  # an older event than what is cached (e.g. our own write got here first)
+        if kind == PODS:
+            cache[key] = slim_pod(body)
+            self.pods_in[key.split("/", 1)[0]].add(key)
+        else:
+            cache[key] = slim(body)
+
+    def _drop(self, kind: str, key: str) -> None:
+        self.store[kind].pop(key, None)
+        self.unconfirmed[kind].discard(key)
+        if kind == PODS:
+            ns = key.split("/", 1)[0]
+            keys = self.pods_in.get(ns)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.pods_in[ns]
 
     def forget_namespace_object(self, kind: str, namespace: str, name: str) -> None:
-        self.store.get(kind, {}).pop(_key(namespace, name), None)
+        self._drop(kind, _key(namespace, name))
+
+    def _cached(self, kind: str, key: str) -> dict[str, Any] | None:
+        """A trusted cache entry (a copy), or None."""
+        found = self.store[kind].get(key)
+        if found is None:
+            return None
+        if key in self.unconfirmed[kind] and time.monotonic() > self.confirm_by:
+            self._drop(kind, key)  # listed at startup, never seen by kopf's watch since: gone meanwhile
+            return None
+        self.hits[kind] += 1
+        return copy.deepcopy(found)
+
+    @property  # type: ignore[override]
+    def cached(self) -> bool:
+        return self.synced
 
     # --- reads --------------------------------------------------------------------------------------
 
-    async def get_deployment(self, namespace: str, name: str) -> dict | None:
-        cached = self.store[DEPLOYMENTS].get(_key(namespace, name))
+    async def connector(self, namespace: str, name: str) -> dict | None:
+        """The connector as last seen (a watch event or our own write), else as read from the API."""
+        cached = self._cached(CONNECTORS, _key(namespace, name))
         if cached is not None:
-            self.hits[DEPLOYMENTS] += 1
-            return copy.deepcopy(cached)
-        found = await super().get_deployment(namespace, name)
+            return cached
+        return await self.get_connector(namespace, name)
+
+    def _read(self, kind: str, namespace: str, name: str, found: dict | None) -> dict | None:
+        """What the API answered, into the cache."""
         if found is not None:
-            self._put(self.store[DEPLOYMENTS], _key(namespace, name), found)
+            self._put(kind, _key(namespace, name), found)
         return found
 
+    async def get_connector(self, namespace: str, name: str) -> dict | None:
+        """Always the API (a conflict's re-read must see what is stored now); the answer updates the cache."""
+        return self._read(CONNECTORS, namespace, name, await super().get_connector(namespace, name))
+
+    async def get_deployment(self, namespace: str, name: str) -> dict | None:
+        key = _key(namespace, name)
+        cached = self._cached(DEPLOYMENTS, key)
+        if cached is not None or (self.synced and key not in self.unconfirmed[DEPLOYMENTS]):
+            return cached
+        return self._read(DEPLOYMENTS, namespace, name, await super().get_deployment(namespace, name))
+
+    async def read_deployment(self, namespace: str, name: str) -> dict | None:
+        return self._read(DEPLOYMENTS, namespace, name, await super().read_deployment(namespace, name))
+
     async def get_secret(self, namespace: str, name: str) -> dict | None:
-        cached = self.store[SECRETS].get(_key(namespace, name))
+        cached = self._cached(SECRETS, _key(namespace, name))
         if cached is not None:
-            self.hits[SECRETS] += 1
-            return copy.deepcopy(cached)
+            return cached
         return await super().get_secret(namespace, name)
+
+    async def list_pods(self, namespace: str, label_selector: str) -> list[dict]:
+        """The namespace's cached pods matching an equality selector (`k=v,k2=v2`)."""
+        if not self.synced:
+            return await super().list_pods(namespace, label_selector)
+        wanted = dict(part.split("=", 1) for part in label_selector.split(",") if part)
+        pods = []
+        for key in sorted(self.pods_in.get(namespace, ())):
+            pod = self._cached(PODS, key)
+            labels = ((pod or {}).get("metadata") or {}).get("labels") or {}
+            if pod is not None and all(labels.get(k) == v for k, v in wanted.items()):
+                pods.append(pod)
+        return pods
 
     # --- writes (through) ---------------------------------------------------------------------------
 
     async def create_deployment(self, body: Mapping[str, Any]) -> dict:
         created = await super().create_deployment(body)
-        self._put(self.store[DEPLOYMENTS], _key(body["metadata"]["namespace"], body["metadata"]["name"]), created)
+        self._put(DEPLOYMENTS, _key(body["metadata"]["namespace"], body["metadata"]["name"]), created)
         return created
 
     async def replace_deployment(self, body: Mapping[str, Any]) -> dict:
@@ -118,5 +239,19 @@ class CachedKube(Kube):
             # A conflict or a missing object: whatever the cache held is not to be trusted for this one.
             self.forget_namespace_object(DEPLOYMENTS, body["metadata"]["namespace"], body["metadata"]["name"])
             raise
-        self._put(self.store[DEPLOYMENTS], _key(body["metadata"]["namespace"], body["metadata"]["name"]), replaced)
+        self._put(DEPLOYMENTS, _key(body["metadata"]["namespace"], body["metadata"]["name"]), replaced)
         return replaced
+
+    async def patch_connector_status(
+        self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict:
+        written = await super().patch_connector_status(namespace, name, status, resource_version=resource_version)
+        if (written.get("kind") or api.KIND) == api.KIND and written.get("metadata"):
+            self._put(CONNECTORS, _key(namespace, name), written)
+        return written
+
+    async def patch_connector_metadata(self, namespace: str, name: str, metadata: Mapping[str, Any]) -> dict:
+        written = await super().patch_connector_metadata(namespace, name, metadata)
+        if written.get("metadata"):
+            self._put(CONNECTORS, _key(namespace, name), written)
+        return written

@@ -1,9 +1,10 @@
-"""kopf decorators only: every event enqueues the connector key(s) it concerns (`Runtime.enqueue` and
-friends); the runtime's work queue runs the level-based reconcile.
+"""kopf decorators only: every event enqueues the connector key(s) it concerns (`Runtime.connector_event`
+and friends); the runtime's work queue runs the level-based reconcile.
 
-No timers (a kopf timer puts kopf's finalizer on every resource; periodic work is the runtime's scheduler)
-and no mandatory delete handler (the same). Secrets, Deployments and Pods are watched through raw event
-handlers only, each kind's stream narrowed on the server by a label selector (`SELECTORS`, set in
+No timers (a kopf timer puts kopf's finalizer on every resource; periodic work is the runtime's scheduler),
+no change handlers (kopf would write its annotations on every create and update) and no delete handler
+(kopf's finalizer again). Connectors, Secrets, Deployments and Pods are watched through raw event handlers
+only, each kind's stream narrowed on the server by a label selector (`SELECTORS`, set in
 runtime.configure_settings): only opted-in source Secrets, only the operator's own Deployments and Pods.
 There is deliberately no change (create/update) handler on Secrets: kopf would copy secret data into its
 annotations.
@@ -46,7 +47,6 @@ class Handles(Protocol):
     def ready(self) -> bool: ...
     async def startup(self) -> None: ...
     async def cleanup(self) -> None: ...
-    def enqueue(self, body: Mapping[str, Any], *, check_now: bool = False) -> None: ...
     def connector_event(self, event: Mapping[str, Any]) -> bool: ...
     def cache_event(self, kind: str, event: Mapping[str, Any]) -> None: ...
     def child_event(self, body: Mapping[str, Any]) -> None: ...
@@ -92,20 +92,11 @@ def register(registry: kopf.OperatorRegistry, runtime: Handles) -> None:
     def probe(**_: Any) -> bool:
         return runtime.ready
 
-    # Change handlers only enqueue: create and update (a spec, label or annotation change, e.g. the refresh
-    # annotation) force the health checks; resume (operator start) does not.
-    @kopf.on.create(*RESOURCE, registry=registry)
-    @kopf.on.update(*RESOURCE, registry=registry)
-    async def changed(body: kopf.Body, **_: Any) -> None:
-        runtime.enqueue(body, check_now=True)
-
-    @kopf.on.resume(*RESOURCE, registry=registry)
-    async def resumed(body: kopf.Body, **_: Any) -> None:
-        runtime.enqueue(body)
-
-    # Raw watch events: kopf adds no finalizer for these. Every change of a connector (its status written by
-    # someone else, a deletion starting while the operator's own finalizer holds it) is queued; a DELETED
-    # event is the one moment a connector is gone for good, so in-memory state about it is dropped here.
+    # Raw watch events only: kopf adds no finalizer and writes nothing for these (a change handler would
+    # patch kopf's last-handled-configuration annotation on every create and update: a request per change,
+    # and a 409 for the status write racing it). Every change of a connector is queued (the runtime tells a
+    # creation or a user's change, which force the health checks, from a resume or a status echo); a
+    # DELETED event is the one moment a connector is gone for good, so in-memory state about it is dropped.
     @kopf.on.event(*RESOURCE, registry=registry)
     async def watched(event: kopf.RawEvent, **_: Any) -> None:
         if event.get("type") == "DELETED":
@@ -125,4 +116,5 @@ def register(registry: kopf.OperatorRegistry, runtime: Handles) -> None:
 
     @kopf.on.event(*PODS, registry=registry)
     async def pod(event: kopf.RawEvent, **_: Any) -> None:
+        runtime.cache_event("pods", event)
         runtime.child_event(event["object"])

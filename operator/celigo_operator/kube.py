@@ -81,6 +81,10 @@ def _named(api_client: k8s.ApiClient) -> k8s.ApiClient:
 class Kube:
     """Async facade over the synchronous client: one method per verb the operator uses."""
 
+    #: Whether Deployment, Pod and source Secret reads are answered by synced watch-fed caches (caches.py),
+    #: so that reading them costs no request.
+    cached = False
+
     def __init__(self, api_client: k8s.ApiClient, *, workers: int = 8, timeout: float = 30.0) -> None:
         api_client.user_agent = f"celigo-operator/{__version__}"
         self._api = api_client
@@ -142,6 +146,10 @@ class Kube:
         return await self._get_or_none(
             "Deployment", name, self._apps.read_namespaced_deployment, name, namespace
         )
+
+    async def read_deployment(self, namespace: str, name: str) -> dict | None:
+        """The Deployment as stored now (never from a cache: after a 409, what the next write builds on)."""
+        return await Kube.get_deployment(self, namespace, name)
 
     async def create_deployment(self, body: Mapping[str, Any]) -> dict:
         ns, name = body["metadata"]["namespace"], body["metadata"]["name"]

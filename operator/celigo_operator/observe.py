@@ -1,5 +1,6 @@
 """Stage 5 of a pass, observe: ConnectorAvailable and status.connector from the Deployment (as read, or as
-the apply stage left it) and, only while it is not fully available, its pods. Reads only."""
+the apply stage left it) and, only while it is not fully available, its pods (from the operator's pod cache
+when it runs with one: no request). Reads only."""
 
 from __future__ import annotations
 

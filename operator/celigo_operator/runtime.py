@@ -17,11 +17,11 @@ from typing import Any
 import kopf
 from kubernetes import client as k8s
 
-from celigo_operator import api, handlers, manifests, metrics, rotation
+from celigo_operator import api, caches, handlers, manifests, metrics, rotation
 from celigo_operator.caches import CachedKube
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
-from celigo_operator.kube import Kube
+from celigo_operator.kube import Kube, KubeError
 from celigo_operator.leader import LeaderElector, LeaseSettings, StandbyProbe
 from celigo_operator.outcome import Outcome, dump
 from celigo_operator.queue import WorkQueue
@@ -31,6 +31,14 @@ from celigo_operator.status_writer import StatusWriter
 
 log = logging.getLogger(__name__)
 KOPF_PREFIX = f"kopf.{api.GROUP}"
+#: kopf's finalizer, which earlier versions carried on every connector (their timer needed it).
+LEGACY_FINALIZER = f"{api.GROUP}/finalizer"
+#: The cache of each watched child kind (caches.py), and the kind's stream in handlers.
+CACHED_KINDS = {
+    caches.DEPLOYMENTS: handlers.DEPLOYMENTS,
+    caches.PODS: handlers.PODS,
+    caches.SECRETS: handlers.SECRETS,
+}
 
 
 def key_of(namespace: str, name: str) -> str:
@@ -64,10 +72,14 @@ class Runtime:
     started: bool = False
     metrics_serving: bool = False  # /metrics is up (a standby starts it before it holds the Lease)
     forgotten: dict[str, None] = field(default_factory=dict)  # uids of deleted connectors (recent, bounded)
+    # key -> what a user's change changes (generation, labels, annotations), as the last watch event showed it
+    fingerprints: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
-        return self.reconciler is not None and self.started
+        """Started, with the caches synced (startup lists them before kopf's watches start)."""
+        synced = not isinstance(self.kube, CachedKube) or self.kube.synced
+        return self.reconciler is not None and self.started and synced
 
     @property
     def followups(self) -> dict[str, float]:
@@ -83,6 +95,12 @@ class Runtime:
         if self.config.metrics_port and not self.metrics_serving:
             metrics.start_metrics_server(self.config.metrics_port)
             self.metrics_serving = True
+        # The caches are full before any watch or reconcile starts: kopf serves /healthz (and so reports the
+        # operator ready, a new leader included) only after this handler returns.
+        await self.kube.sync(
+            self.config.namespaces,
+            {kind: handlers.SELECTORS[watched] for kind, watched in CACHED_KINDS.items()},
+        )
         self.reconciler = Reconciler(self.kube, self.config, key, self.health)
         self.writer = StatusWriter(self.kube, self.config)
         self.scheduler = Scheduler(self._fire)
@@ -129,16 +147,28 @@ class Runtime:
         self.queue.add(key, check_now=check_now)
 
     def connector_event(self, event: Mapping[str, Any]) -> bool:
-        """A raw watch event of a connector: queue it unless it is the echo of this operator's own status
-        write. Returns whether it was queued."""
+        """A raw watch event of a connector: into the cache, and queued unless it is the echo of this
+        operator's own status write. A creation, a spec not reconciled yet, or a change of its labels or annotations
+        (the refresh annotation) forces the health checks; a connector listed as the watch starts, reconciled
+        before, does not (a resume).
+        Returns whether it was queued."""
         body = event.get("object") or {}
         meta = body.get("metadata") or {}
         key = key_of(meta.get("namespace", ""), meta.get("name", ""))
+        self.cache_event(caches.CONNECTORS, event)
+        seen, self.fingerprints[key] = self.fingerprints.get(key), fingerprint(meta)
+        status = body.get("status") or {}
+        check_now = (
+            event.get("type") == "ADDED"
+            or (seen is not None and seen != self.fingerprints[key])
+            or not status.get("lastCheckTime")  # never checked: new (listed as the watch started)
+            or status.get("observedGeneration") != meta.get("generation")  # its spec changed meanwhile
+        )
         own = self.writer.written.get(key) if self.writer is not None else None
-        if own and own == meta.get("resourceVersion"):
+        if own and own == meta.get("resourceVersion") and not check_now:
             self._index(key, meta.get("uid"), body.get("spec") or {})
             return False
-        self.enqueue(body)
+        self.enqueue(body, check_now=check_now)
         return True
 
     def cache_event(self, kind: str, event: Mapping[str, Any]) -> None:
@@ -200,13 +230,37 @@ class Runtime:
         a condition, to be retried with backoff."""
         assert self.kube is not None
         ns, name = key.split("/", 1)
-        latest = await self.kube.get_connector(ns, name)
+        # As its last watch event or our own last write brought it: a write built on an older version than
+        # what is stored is refused (resourceVersion preconditions), and the status writer re-reads then.
+        if isinstance(self.kube, CachedKube):
+            latest = await self.kube.connector(ns, name)
+        else:
+            latest = await self.kube.get_connector(ns, name)
         if latest is None:
             return True
+        if LEGACY_FINALIZER in (latest["metadata"].get("finalizers") or []):
+            latest = await self._drop_legacy_finalizer(latest)
+            if latest is None:
+                return True
         meta = latest["metadata"]
         if meta.get("deletionTimestamp"):
             return await self.finalize(latest, logging.LoggerAdapter(log, {"key": key}))
         return await self.handle(latest, kopf_logger(key), check_now=check_now)
+
+    async def _drop_legacy_finalizer(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """kopf's finalizer of earlier versions (their timer needed it) holds nothing any more: removed,
+        conditioned on the version read. None: the resource changed meanwhile; its event queues it again."""
+        assert self.kube is not None
+        meta = body["metadata"]
+        wanted = [f for f in meta.get("finalizers") or [] if f != LEGACY_FINALIZER]
+        try:
+            return await self.kube.patch_connector_metadata(
+                meta["namespace"], meta["name"], {"finalizers": wanted, "resourceVersion": meta["resourceVersion"]}
+            )
+        except KubeError as exc:
+            if exc.conflict or exc.not_found:
+                return None
+            raise
 
     async def handle(
         self,
@@ -292,6 +346,8 @@ class Runtime:
         if lock is not None:
             async with lock:
                 pass
+        if isinstance(self.kube, CachedKube):
+            self.kube.observe(caches.CONNECTORS, "DELETED", body)
         self.forgotten[uid] = None
         while len(self.forgotten) > 10000:
             del self.forgotten[next(iter(self.forgotten))]
@@ -306,9 +362,11 @@ class Runtime:
         if self.writer is not None:
             self.writer.written.pop(key, None)
         self.keys_by_uid.pop(uid, None)
+        self.fingerprints.pop(key, None)
         self._index(key, None, {})
         self.secrets_of.pop(key, None)
         if self.reconciler is not None:
+            self.reconciler.applier.forget(uid)
             self.reconciler.waves.forget(uid)
             self._wake_waiting()
         if self.health is not None:
@@ -323,6 +381,13 @@ RETRY_REASONS = frozenset({"ApplyFailed", "SecretUnreadable", "JournalWriteFaile
 
 def failed(outcome: Outcome) -> bool:
     return any(c.reason in RETRY_REASONS and c.status != "True" for c in outcome.status.conditions or [])
+
+
+def fingerprint(meta: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a user's change of a connector changes: its generation (the spec), labels and annotations (not
+    the kopf.* ones earlier versions kept)."""
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith(KOPF_PREFIX)}
+    return meta.get("generation"), sorted((meta.get("labels") or {}).items()), sorted(annotations.items())
 
 
 def journal_moved(stored: Mapping[str, Any] | None, status: api.CeligoConnectorStatus) -> bool:
@@ -352,7 +417,7 @@ def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) 
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
-    settings.persistence.finalizer = f"{api.GROUP}/finalizer"
+    settings.persistence.finalizer = LEGACY_FINALIZER
     for kind, selector in handlers.SELECTORS.items():
         settings.watching.label_selectors[kind] = selector
     settings.watching.server_timeout = config.watch_server_timeout

@@ -64,19 +64,35 @@ def status_to_write(
     return patch
 
 
+#: Reasons of a rollout under way: not news (the action that started it has its own Event, and its end is a
+#: transition of its own).
+QUIET_REASONS = frozenset({"Progressing"})
+
+
 def transition_events(old: Sequence[Mapping[str, Any]] | None, new: Sequence[Mapping[str, Any]]) -> list[Event]:
-    """The Events of condition transitions from the stored status to the new one (pure): Ready's every change,
-    a condition turning False/Unknown, and a recovery of one that was there before."""
-    events = []
+    """The Event of the condition transitions from the stored status to the new one (pure): at most one per
+    pass, however many conditions moved together. What counts: Ready's every change, a condition turning
+    False/Unknown, and a recovery of one that was there before; a rollout still in progress does not. The
+    Event is a Warning if anything went wrong, named after Ready's reason when Ready moved (the first failing
+    condition's), else after the first condition that moved."""
+    moved = []
     for cur, before in cond.transitions(old, new):
         if cur["type"] == cond.CREDENTIALS_EXPIRING:
             continue  # inverted polarity: the rotation step posts its own Warning when it turns True
         if cur["type"] == cond.ROTATION and cur["status"] == "Unknown":
             continue  # a rotation in progress is not news; its steps and outcome have their own Events
+        if cur["status"] != "True" and cur["reason"] in QUIET_REASONS:
+            continue
         if cur["type"] == cond.READY or cur["status"] != "True" or before is not None:
-            kind = "Normal" if cur["status"] == "True" else "Warning"
-            events.append(Event(kind, cur["reason"], f"{cur['type']}={cur['status']}: {cur.get('message', '')}"))
-    return events
+            moved.append(cur)
+    if not moved:
+        return []
+    lead = next((c for c in moved if c["type"] == cond.READY), moved[0])
+    kind = "Normal" if all(c["status"] == "True" for c in moved) else "Warning"
+    message = "; ".join(
+        f"{c['type']}={c['status']}" + (f": {c['message']}" if c.get("message") else "") for c in moved
+    )
+    return [Event(kind, lead["reason"], message)]
 
 
 def rotations_finished(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[bool, str | None]]:

@@ -4,11 +4,12 @@ to the API, hits are copies, and managedFields are not kept."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from kubernetes import client as k8s
 
-from celigo_operator.caches import DEPLOYMENTS, SECRETS, CachedKube, slim
+from celigo_operator.caches import CONNECTORS, DEPLOYMENTS, PODS, SECRETS, CachedKube, slim
 
 
 def obj(name: str, rv: str, uid: str = "u1", **extra: Any) -> dict[str, Any]:
@@ -70,3 +71,62 @@ def test_slim_drops_managed_fields_and_last_applied() -> None:
     assert "managedFields" not in out["metadata"]
     assert out["metadata"]["annotations"] == {"keep": "1"}
     assert "managedFields" in body["metadata"], "the input is not changed"
+
+
+def test_pods_are_kept_slim_and_found_by_labels_without_a_request() -> None:
+    k = kube()
+    k.synced = True
+    labels = {"app.kubernetes.io/name": "baton-celigo", "app.kubernetes.io/instance": "a-baton-celigo"}
+    waiting = {"state": {"waiting": {"reason": "CrashLoopBackOff"}}, "restartCount": 3, "name": "c", "image": "x"}
+    pod = obj("p1", "3", labels=labels, managedFields=[{"m": 1}])
+    pod["spec"] = {"containers": [{"name": "c", "env": [{"name": "X", "value": "big"}]}]}
+    pod["status"] = {"phase": "Running", "containerStatuses": [waiting]}
+    k.observe(PODS, "ADDED", pod)
+    k.observe(PODS, None, obj("p2", "4", labels={**labels, "app.kubernetes.io/instance": "other"}))
+    found = asyncio.run(k.list_pods("ns", "app.kubernetes.io/name=baton-celigo,app.kubernetes.io/instance=a-baton-celigo"))
+    assert [p["metadata"]["name"] for p in found] == ["p1"]
+    assert "spec" not in found[0] and "managedFields" not in found[0]["metadata"]
+    assert found[0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    k.observe(PODS, "DELETED", obj("p1", "5"))
+    assert asyncio.run(k.list_pods("ns", "app.kubernetes.io/instance=a-baton-celigo")) == []
+    assert "ns" in k.pods_in and k.pods_in["ns"] == {"ns/p2"}
+    k.close()
+
+
+def test_a_synced_deployment_cache_answers_a_miss_and_distrusts_what_kopf_never_confirmed() -> None:
+    k = kube()
+    k.synced = True
+    assert asyncio.run(k.get_deployment("ns", "absent")) is None  # no request: the cache is synced
+    k.observe(DEPLOYMENTS, None, obj("d", "5"), confirm=False)  # as the startup list brings it
+    k.unconfirmed[DEPLOYMENTS].add("ns/d")
+    k.confirm_by = time.monotonic() + 60
+    assert asyncio.run(k.get_deployment("ns", "d")) is not None  # within the grace: trusted
+    k.confirm_by = time.monotonic() - 1
+    import celigo_operator.kube as kube_module
+
+    calls: list[str] = []
+
+    async def from_api(self: Any, namespace: str, name: str) -> dict | None:
+        calls.append(name)
+        return None
+
+    original = kube_module.Kube.get_deployment
+    kube_module.Kube.get_deployment = from_api  # type: ignore[method-assign]
+    try:
+        assert asyncio.run(k.get_deployment("ns", "d")) is None  # kopf's listing never showed it: gone
+    finally:
+        kube_module.Kube.get_deployment = original  # type: ignore[method-assign]
+    assert "ns/d" not in k.store[DEPLOYMENTS]
+    k.observe(DEPLOYMENTS, None, obj("e", "1"))  # confirmed by a kopf event: trusted
+    assert asyncio.run(k.get_deployment("ns", "e")) is not None
+    k.close()
+
+
+def test_the_connector_cache_keeps_our_own_newer_write() -> None:
+    k = kube()
+    k.observe(CONNECTORS, "ADDED", obj("c", "10"))
+    k._put(CONNECTORS, "ns/c", obj("c", "12", annotations={"written": "by us"}))  # a status patch's answer
+    k.observe(CONNECTORS, "MODIFIED", obj("c", "11"))  # the watch catching up: older, ignored
+    got = asyncio.run(k.connector("ns", "c"))
+    assert got is not None and got["metadata"]["resourceVersion"] == "12"
+    k.close()

@@ -183,7 +183,24 @@ def test_events_of_condition_transitions_come_from_old_and_new_status() -> None:
            _c("Rotation", "Unknown", "InProgress"), _c("CredentialsExpiring", "True", "ExpiresSoon"),
            _c("CeligoReachable", "True", "Reachable")]
     events = transition_events(old, new)
-    assert [(e.type, e.reason) for e in events] == [("Normal", "Ready"), ("Normal", "Available")]
+    # One Event for what moved together, named after Ready.
+    assert [(e.type, e.reason) for e in events] == [("Normal", "Ready")]
+    assert events[0].message == "Ready=True: m; ConnectorAvailable=True: m"
     assert transition_events(new, new) == []
     failing = transition_events(None, [_c("CredentialsValid", "False", "TokenRejected")])
     assert [(e.type, e.reason) for e in failing] == [("Warning", "TokenRejected")]
+    # Ready's reason names the Event; a Warning if anything went wrong.
+    broken = transition_events(new, [_c("Ready", "False", "TokenRejected"), _c("CeligoReachable", "True", "Reachable"),
+                                     _c("CredentialsValid", "False", "TokenRejected"), _c("Synced", "False", "Down")])
+    assert [(e.type, e.reason) for e in broken] == [("Warning", "TokenRejected")]
+    assert "CredentialsValid=False" in broken[0].message and "Synced=False" in broken[0].message
+
+
+def test_a_rollout_in_progress_is_not_news() -> None:
+    from celigo_operator.status_writer import transition_events
+
+    ready = [_c("Ready", "True", "Ready"), _c("ConnectorAvailable", "True", "Available")]
+    rolling = [_c("Ready", "False", "Progressing"), _c("ConnectorAvailable", "False", "Progressing")]
+    assert transition_events(None, rolling) == []
+    assert transition_events(ready, rolling) == []
+    assert [(e.type, e.reason) for e in transition_events(rolling, ready)] == [("Normal", "Ready")]
