@@ -35,7 +35,6 @@ READY_STATES = ("True", "False", "Unknown")
 SYSTEMS = ("celigo", "conductorone")
 OTHER_ENDPOINT = "other"
 OTHER_ERROR = "Other"
-_ERROR_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
 _ID = r"[^/]+"
 
 #: Every reason a Ready condition can carry (README "Conditions and reasons"); anything else is "Other".
@@ -44,10 +43,10 @@ READY_REASONS = frozenset(
         "Ready",
         # CredentialsValid
         "SecretNotFound", "SecretNotOptedIn", "KeyMissing", "MalformedClientId", "MalformedClientSecret",
-        "SecretUnreadable", "TokenRejected", "TokenForbidden", "NewCredentialsRejected",
+        "SecretUnreadable", "MalformedToken", "TokenRejected", "TokenForbidden", "NewCredentialsRejected",
         "VerificationPending", "CredentialFormatError", "OwnedCredentialMissing",
         # Reconciled
-        "InvalidSpec", "ImageNotAllowed", "ChildConflict", "WaitingForCredentials", "CredentialsUnavailable",
+        "InvalidSpec", "ReconcileFailed", "ImageNotAllowed", "ChildConflict", "WaitingForCredentials", "CredentialsUnavailable",
         "ApplyFailed", "Suspended", "Reconciled",
         # CeligoReachable
         "WrongRegion", "RateLimited", "CeligoUnavailable", "Timeout",
@@ -59,6 +58,11 @@ READY_REASONS = frozenset(
         "MalformedApiCredentials", "ConnectorDisabled", "SyncStatusUnspecified", "SyncStatusUnknown",
     }
 )  # fmt: skip
+#: Why a reconcile failed in a way retried with backoff (the condition reasons; ReconcileFailed: a pipeline stage
+#: raised): the closed set of the reconcile-errors metric's `reason` label.
+RECONCILE_ERROR_REASONS = frozenset(
+    {"ReconcileFailed", "ApplyFailed", "SecretUnreadable", "JournalWriteFailed", "VerificationPending"}
+)
 ROTATION_STEPS = ("Idle", "Requesting", "Stored", "RollingOut", "Revoking")
 #: The reasons of the Rotation condition (README "Credential changes and rotation", Conditions).
 ROTATION_REASONS = frozenset(
@@ -113,13 +117,6 @@ def endpoint_template(system: str, path: str) -> str:
         if pattern.search(path):
             return template
     return OTHER_ENDPOINT
-
-
-def error_kind_label(kind: str | None) -> str:
-    """A safe label for an error kind: an identifier such as a class name or a reason, else "Other"."""
-    if not kind:
-        return OTHER_ERROR
-    return kind if _ERROR_KIND.match(kind) else OTHER_ERROR
 
 
 def _closed(value: str | None, vocabulary: Collection[str], other: str = OTHER_ERROR) -> str:
@@ -194,8 +191,9 @@ class Metrics:
         )
         self.reconcile_errors = Counter(
             "celigo_operator_reconcile_errors",
-            "Reconciles that failed, by namespace and error kind (an exception class or API reason).",
-            ["namespace", "kind"],
+            "Reconciles that failed and are retried with backoff, by namespace and condition reason "
+            "(ReconcileFailed: a stage raised).",
+            ["namespace", "reason"],
             registry=r,
         )
         self.reconcile_duration = Histogram(
@@ -356,12 +354,13 @@ class Metrics:
         self._current: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
     # --- reconciles ---
-    def observe_reconcile(self, namespace: str, name: str, seconds: float, error_kind: str | None) -> None:
-        """One reconcile finished after `seconds`; `error_kind` is None on success."""
+    def observe_reconcile(self, namespace: str, name: str, seconds: float, reason: str | None) -> None:
+        """One reconcile finished after `seconds`; `reason` is why it failed (None: it did not), counted as
+        itself if in RECONCILE_ERROR_REASONS, else as "Other"."""
         self.reconciles.labels(namespace).inc()
         self.reconcile_duration.observe(max(0.0, seconds))
-        if error_kind is not None:
-            self.reconcile_errors.labels(namespace, error_kind_label(error_kind)).inc()
+        if reason is not None:
+            self.reconcile_errors.labels(namespace, _closed(reason, RECONCILE_ERROR_REASONS)).inc()
 
     # --- Ready ---
     def set_ready(self, namespace: str, name: str, status: str | None) -> None:
@@ -542,8 +541,8 @@ def start_metrics_server(port: int, addr: str = "0.0.0.0") -> Any:
     return METRICS.start_server(port, addr)
 
 
-def observe_reconcile(namespace: str, name: str, seconds: float, error_kind: str | None) -> None:
-    METRICS.observe_reconcile(namespace, name, seconds, error_kind)
+def observe_reconcile(namespace: str, name: str, seconds: float, reason: str | None) -> None:
+    METRICS.observe_reconcile(namespace, name, seconds, reason)
 
 
 def set_ready(namespace: str, name: str, status: str | None) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -25,19 +26,53 @@ from celigo_operator.conditions import Cond, utcnow
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
 from celigo_operator.kube import Kube, KubeError
-from celigo_operator.manifests import ConnectorCredentials
-from celigo_operator.observe import observe
-from celigo_operator.outcome import Checkpoint, Event, Outcome, dump, rotation_model
+from celigo_operator.manifests import ConnectorCredentials, Owner
+from celigo_operator.observe import Observed, observe
+from celigo_operator.outcome import Checkpoint, Event, Outcome, dump, read_status, rotation_model
 from celigo_operator.policy import check_spec
 from celigo_operator.reading import Snapshot, read
 from celigo_operator.rotation import Context, Result, RotationSettings, Rotator
-from celigo_operator.verify import verify
+from celigo_operator.verify import Verified, verify
 from celigo_operator.waves import WaveGate
 
 log = logging.getLogger(__name__)
+#: The reason of a pass whose stage raised (the Reconciled condition, the Event, the errors metric's label).
+RECONCILE_FAILED = "ReconcileFailed"
+#: The pipeline's stages, as failures name them ("status": writing the outcome, after the pass).
+STAGES = ("read", "verify", "apply", "observe", "rotate", "health", "status")
+UNOBSERVED = Cond.unknown(cond.CONNECTOR_AVAILABLE, RECONCILE_FAILED, "The Deployment could not be observed.")
 #: A health check this close to due counts as due: the scheduler wakes the connector at its due time, so this
 #: only absorbs clock granularity.
 DUE_SLACK = 0.5
+
+
+class StageFailures:
+    """The stages of one pass that raised. Reported by stage and exception type only: an exception's text may
+    hold a value (an HTTP client quotes the header it refuses), so it never reaches a log, status or Event."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        self.key = f"{meta.get('namespace')}/{meta.get('name')}"
+        self.failed: dict[str, str] = {}  # stage -> exception type
+
+    def add(self, stage: str, exc: BaseException) -> None:
+        assert stage in STAGES, stage
+        kind = type(exc).__name__
+        self.failed.setdefault(stage, kind)
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno} in {frames[-1].name}" if frames else "?"
+        log.warning("%s: the %s stage failed (%s at %s); retried with backoff", self.key, stage, kind, where)
+
+    def condition(self) -> Cond | None:
+        if not self.failed:
+            return None
+        what = ", ".join(f"the {stage} stage ({kind})" for stage, kind in self.failed.items())
+        return Cond.false(
+            cond.RECONCILED,
+            RECONCILE_FAILED,
+            f"Reconciling failed in {what}; the operator retries with backoff and the other stages still ran. "
+            "The operator log has where it failed.",
+        )
 
 
 def _present(model: api.CredentialsStatus, stored: api.CredentialsStatus | None) -> api.CredentialsStatus | None:
@@ -68,8 +103,17 @@ class Reconciler:
         self, body: Mapping[str, Any], *, check_now: bool = False, persist: Checkpoint | None = None
     ) -> Outcome:
         """Converge one resource. `check_now` forces the Celigo/ConductorOne checks (create, update);
-        `persist` is the status writer's checkpoint for the rotation journal."""
-        snap = await read(self.kube, body)  # 1. read
+        `persist` is the status writer's checkpoint for the rotation journal.
+
+        Never raises: a stage that fails is reported as Reconciled=False ReconcileFailed (`StageFailures`) and
+        the stages that do not need its result still run, so a failing health check or rotation step never
+        stops the drift repair of the children."""
+        failures = StageFailures(body)
+        try:
+            snap = await read(self.kube, body)  # 1. read
+        except Exception as exc:
+            failures.add("read", exc)
+            return self.failed(body, failures)
         status = snap.stored.model_copy(deep=True)
         computed: list[Cond] = []
         drop: list[str] = []
@@ -87,7 +131,11 @@ class Reconciler:
             self.health.schedule.spread(owner.uid, interval)
         due = self.health.schedule.due(owner.uid, slack=DUE_SLACK)
 
-        verified = await verify(snap, self.health, self.hmac_key, due)  # 2. verify before anything uses it
+        try:
+            verified = await verify(snap, self.health, self.hmac_key, due)  # 2. verify before anything uses it
+        except Exception as exc:
+            failures.add("verify", exc)
+            verified = Verified(None, None, snap.credentials_status)  # nothing new verified: keep the running set
         if verified.condition is not None:
             computed.append(verified.condition)
         credentials = verified.status
@@ -100,48 +148,92 @@ class Reconciler:
                 Cond.true(cond.RECONCILED, "Suspended", "spec.suspend is true: the children are left as they are.")
             )
         else:
-            applied = await self.applier.apply(owner, spec, verified.credentials, credentials, snap.deployment)
-            computed.append(applied.condition)
-            credentials, deployment, upgrade = applied.credentials, applied.deployment, applied.upgrade
-            events += applied.events
-        credentials = await self.applier.prune(owner, credentials, deployment)
+            try:
+                applied = await self.applier.apply(owner, spec, verified.credentials, credentials, snap.deployment)
+            except Exception as exc:
+                failures.add("apply", exc)
+            else:
+                computed.append(applied.condition)
+                credentials, deployment, upgrade = applied.credentials, applied.deployment, applied.upgrade
+                events += applied.events
+        try:
+            credentials = await self.applier.prune(owner, credentials, deployment)
+        except Exception as exc:
+            failures.add("apply", exc)
         status.credentials = _present(credentials, snap.stored.credentials)
 
-        observed = await observe(self.kube, owner, deployment)  # 5. observe
-        status.connector = observed.connector
-        computed.append(observed.available)
-        stalled, event = self.waves.track(owner.uid, f"{owner.namespace}/{owner.name}", observed.available)
-        upgrade = stalled or upgrade
-        events += [event] if event is not None else []
+        try:
+            observed: Observed | None = await observe(self.kube, owner, deployment)  # 5. observe
+        except Exception as exc:
+            failures.add("observe", exc)
+            observed = None
+        available = observed.available if observed is not None else UNOBSERVED
+        if observed is not None:
+            status.connector = observed.connector
+            computed.append(observed.available)
+            stalled, event = self.waves.track(owner.uid, f"{owner.namespace}/{owner.name}", observed.available)
+            upgrade = stalled or upgrade
+            events += [event] if event is not None else []
         if upgrade is not None:
             computed.append(upgrade)
         else:
             drop.append(cond.OPERATOR_UPGRADE)
 
         if problem is None and not spec.suspend:  # 6. the rotation step
-            rotated = await self._rotate(snap, status, verified.credentials, observed.available, due, persist)
-            computed += rotated.conditions
-            drop += rotated.drop
-            events += rotated.notes
+            try:
+                rotated = await self._rotate(snap, status, verified.credentials, available, due, persist)
+            except Exception as exc:
+                failures.add("rotate", exc)
+            else:
+                computed += rotated.conditions
+                drop += rotated.drop
+                events += rotated.notes
 
         if due:  # 7. health
-            celigo = verified.celigo
-            if celigo is None and verified.credentials is not None:
-                celigo = await self.health.check_celigo(spec.region, verified.credentials.access_token, uid=owner.uid)
-            if celigo is not None:
-                computed.append(celigo.reachable)
-                if celigo.credentials is not None and verified.condition is None:
-                    computed.append(celigo.credentials)
-                if celigo.inventory is not None:
-                    status.inventory = api.Inventory.model_validate(celigo.inventory)
-            if spec.conductor_one is not None:
-                api_secret = await self.kube.get_secret(owner.namespace, spec.conductor_one.credentials_secret_ref.name)
-                computed.append(await self.health.check_conductorone(spec, owner.namespace, api_secret))
-            status.last_check_time = utcnow()
-            self.health.schedule.checked(owner.uid, interval, self.config.health_jitter)
+            try:
+                computed += await self._health(spec, owner.uid, owner.namespace, verified, status)
+            except Exception as exc:
+                failures.add("health", exc)
+            else:
+                self.health.schedule.checked(owner.uid, interval, self.config.health_jitter)
         if spec.conductor_one is None:
             drop.append(cond.SYNCED)
+        failed = failures.condition()
+        computed += [failed] if failed is not None else []  # last: it overrides the apply stage's Reconciled
         return self._finish(snap, status, computed, drop, events, deployment, upgrade)
+
+    async def _health(
+        self, spec: CeligoConnectorSpec, uid: str, namespace: str, verified: Verified, status: api.CeligoConnectorStatus
+    ) -> list[Cond]:
+        """The health stage: Celigo (unless verify just asked it) and ConductorOne, as conditions."""
+        computed: list[Cond] = []
+        celigo = verified.celigo
+        if celigo is None and verified.credentials is not None:
+            celigo = await self.health.check_celigo(spec.region, verified.credentials.access_token, uid=uid)
+        if celigo is not None:
+            computed.append(celigo.reachable)
+            if celigo.credentials is not None and verified.condition is None:
+                computed.append(celigo.credentials)
+            if celigo.inventory is not None:
+                status.inventory = api.Inventory.model_validate(celigo.inventory)
+        if spec.conductor_one is not None:
+            api_secret = await self.kube.get_secret(namespace, spec.conductor_one.credentials_secret_ref.name)
+            computed.append(await self.health.check_conductorone(spec, namespace, api_secret))
+        status.last_check_time = utcnow()
+        return computed
+
+    def failed(self, body: Mapping[str, Any], failures: StageFailures) -> Outcome:
+        """The outcome of a pass that could not get going (its read failed) or whose status write failed: the
+        stored status with Reconciled=False ReconcileFailed, so Ready cannot stay True."""
+        meta = body.get("metadata") or {}
+        snap = Snapshot(
+            owner=Owner(name=meta.get("name", ""), namespace=meta.get("namespace", ""), uid=meta.get("uid", "")),
+            body=body,
+            generation=meta.get("generation"),
+            stored=read_status(body.get("status")),
+        )
+        failed = failures.condition()
+        return self._finish(snap, snap.stored.model_copy(deep=True), [failed] if failed else [], [], [])
 
     async def _rotate(
         self,

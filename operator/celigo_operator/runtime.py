@@ -25,7 +25,7 @@ from celigo_operator.kube import Kube, KubeError
 from celigo_operator.leader import LeaderElector, LeaseSettings, StandbyProbe
 from celigo_operator.outcome import Outcome, dump
 from celigo_operator.queue import WorkQueue
-from celigo_operator.reconcile import Reconciler
+from celigo_operator.reconcile import RECONCILE_FAILED, Reconciler, StageFailures
 from celigo_operator.scheduler import Scheduler
 from celigo_operator.status_writer import StatusWriter
 
@@ -229,6 +229,16 @@ class Runtime:
         """Reconcile one key (the queue runs one per key at a time). False: it failed in a way reported as
         a condition, to be retried with backoff."""
         assert self.kube is not None
+        try:
+            return await self._process(key, check_now)
+        except Exception as exc:  # reading the connector or finalizing it: nothing to write a status on
+            log.warning("%s: processing failed (%s); retried with backoff", key, type(exc).__name__)
+            ns, name = key.split("/", 1)
+            metrics.observe_reconcile(ns, name, 0.0, RECONCILE_FAILED)
+            return False
+
+    async def _process(self, key: str, check_now: bool) -> bool:
+        assert self.kube is not None
         ns, name = key.split("/", 1)
         # As its last watch event or our own last write brought it: a write built on an older version than
         # what is stored is refused (resourceVersion preconditions), and the status writer re-reads then.
@@ -295,15 +305,30 @@ class Runtime:
                     key, None if due is None else self.scheduler.now() + (due - time.monotonic())
                 )
                 self._wake_waiting()
-                return not failed(outcome)
+                error = failure_reason(outcome)
+                return error is None
             except Exception as exc:
-                error = type(exc).__name__
-                raise
+                # The pass never raises (a failing stage is a condition): this is the status write or what
+                # follows it. Reported as ReconcileFailed if a status can still be written; retried either way.
+                error = RECONCILE_FAILED
+                await self._report_failure(body, exc, logger)
+                return False
             finally:
                 metrics.observe_reconcile(meta["namespace"], meta["name"], time.monotonic() - started, error)
                 if uid in self.forgotten:
                     # Deleted while this pass ran from an earlier read: what it put back goes again.
                     self._drop(uid, key, meta)
+
+    async def _report_failure(
+        self, body: Mapping[str, Any], exc: Exception, logger: logging.Logger | logging.LoggerAdapter[Any]
+    ) -> None:
+        assert self.reconciler is not None and self.writer is not None
+        failures = StageFailures(body)
+        failures.add("status", exc)
+        try:
+            await self.writer.publish(self.writer.begin(body), self.reconciler.failed(body, failures), logger)
+        except Exception as again:
+            logger.warning("the failure could not be reported in the status either (%s)", type(again).__name__)
 
     def _wake_waiting(self) -> None:
         """Connectors refused an upgrade slot are queued again once one is free."""
@@ -376,11 +401,20 @@ class Runtime:
 
 #: Reasons that say a pass failed on something that may work on retry (the Kubernetes API, a journal write):
 #: reported as conditions, and retried with the queue's backoff.
-RETRY_REASONS = frozenset({"ApplyFailed", "SecretUnreadable", "JournalWriteFailed", "VerificationPending"})
+#: They are the reconcile-errors metric's reasons (a closed set), ReconcileFailed (a stage raised) among them.
+RETRY_REASONS = metrics.RECONCILE_ERROR_REASONS
+
+
+def failure_reason(outcome: Outcome) -> str | None:
+    """The reason the pass failed in a way to retry with backoff, or None."""
+    return next(
+        (c.reason for c in outcome.status.conditions or [] if c.reason in RETRY_REASONS and c.status != "True"),
+        None,
+    )
 
 
 def failed(outcome: Outcome) -> bool:
-    return any(c.reason in RETRY_REASONS and c.status != "True" for c in outcome.status.conditions or [])
+    return failure_reason(outcome) is not None
 
 
 def fingerprint(meta: Mapping[str, Any]) -> tuple[Any, ...]:
