@@ -202,3 +202,15 @@ def test_conductorone_keys_naming_one_key_twice_are_refused() -> None:
     c1 = {"appId": "a", "connectorId": "c", "credentialsSecretRef": {"name": "api", "keys": {"clientId": "K", "clientSecret": "K"}}}
     with pytest.raises(ValidationError):
         api.CeligoConnectorSpec.model_validate({**BASE, "conductorOne": c1})
+
+
+def test_the_minimum_kubernetes_version_is_the_one_that_ratchets_validation() -> None:
+    """Tighter bounds refuse updates (a finalizer removal included) of objects stored before them unless the
+    API server ratchets validation, which Kubernetes does by default from 1.30: README and chart say so."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    chart = (root / "charts" / "celigo-operator" / "Chart.yaml").read_text()
+    assert re.search(r'^kubeVersion: ">=1\.30\.0-0"', chart, re.M)
+    readme = (root / "README.md").read_text()
+    assert "Kubernetes 1.30 or newer" in readme and "ratchet" in readme
