@@ -72,8 +72,9 @@ ROLES = ("administrator", "manage", "monitor")
 #: status.rotation's flows -> the `credential` label of the expiry metric.
 CREDENTIAL_FLOWS = {"celigo": "celigo", "conductorOne": "conductorone"}
 REGIONS = ("us", "eu")
-#: The kinds the operator watches (kopf resource plurals); any other watch is "other".
-WATCHED = ("celigoconnectors", "secrets", "deployments", "pods")
+#: The kinds the operator watches (kopf resource plurals: the four it handles, and kopf's own discovery of
+#: CRDs and of namespaces in namespaced mode); any other watch is "other".
+WATCHED = ("celigoconnectors", "secrets", "deployments", "pods", "customresourcedefinitions", "namespaces")
 
 #: The endpoints the operator calls, as templates. Only these strings can appear in the `endpoint` label.
 ENDPOINTS: dict[str, tuple[str, ...]] = {

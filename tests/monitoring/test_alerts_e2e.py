@@ -44,8 +44,24 @@ def test_revoked_token_alert_goes_pending_then_firing_and_a_new_token_resolves_i
         w.wait_ready(ns, timeout=60)
         ready = f'celigoconnector_ready_condition{{namespace="{ns}",name="celigo",status="True",reason="Ready"}}'
         wait_for(lambda: prom.query(ready), 60, interval=0.2, what="Prometheus sees the connector Ready")
-        # The watch metric comes from kopf's own streams (bookmarks included), through the real scrape.
-        assert prom.query('celigo_operator_watch_last_event_timestamp_seconds{resource="celigoconnectors"}')
+        # What the rules and the dashboard read arrives through the real scrape: the inventory, the
+        # health-check histogram, the work queue, and each watch's last event or bookmark (kopf's own
+        # streams, which never hand bookmarks to a handler).
+        assert prom.query(f'celigoconnector_inventory_users{{namespace="{ns}",name="celigo"}}')
+        assert prom.query('celigo_operator_health_check_duration_seconds_count{region="us",result="success"} > 0')
+        assert prom.query("celigo_operator_workqueue_oldest_item_age_seconds")
+        watches = "celigo_operator_watch_last_event_timestamp_seconds"
+        first = {r["metric"]["resource"]: float(r["value"][1]) for r in prom.query(watches)}
+        assert {"celigoconnectors", "secrets", "deployments", "pods"} <= set(first) and "other" not in first, first
+
+        def all_advanced() -> bool:
+            now = {r["metric"]["resource"]: float(r["value"][1]) for r in prom.query(watches)}
+            return all(now.get(kind, 0) > when for kind, when in first.items())
+
+        # A ConfigMap no watch selects moves the store's resourceVersion: each watch gets only a BOOKMARK
+        # (the emulator's, once a second, as kube-apiserver's watch cache does about once a minute).
+        w.core.create_namespaced_config_map(ns, {"metadata": {"name": "unwatched"}})
+        wait_for(all_advanced, 60, interval=0.5, what="every watch delivers a bookmark")
         assert prom.alerts(TOKEN_REJECTED) == []
 
         w.celigo.revoke_token(token_of(w, ns))
@@ -62,6 +78,7 @@ def test_revoked_token_alert_goes_pending_then_firing_and_a_new_token_resolves_i
         assert "Celigo (Resources > API tokens)" in pending[0]["annotations"]["runbook"]
         firing = wait_for(in_state(prom, TOKEN_REJECTED, "firing"), 60, interval=0.2, what="alert firing")
         assert firing[0]["labels"] == labels and firing[0]["activeAt"] == pending[0]["activeAt"]
+        assert prom.query('celigo_operator_health_check_duration_seconds_count{region="us",result="failure"} > 0')
 
         old = w.core.read_namespaced_secret("celigo-credentials", ns)
         values = {k: base64.b64decode(v).decode() for k, v in old.data.items()}
