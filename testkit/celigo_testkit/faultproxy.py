@@ -1,7 +1,7 @@
 """A fault-injecting HTTPS proxy in front of the real kube-apiserver: the real server's counterpart of the
 emulator's fault injection. Point a client at `proxy.url` (or `proxy.write_kubeconfig()`) and `inject()`
-faults: connections dropped before an answer, 500/429 answers (with Retry-After), delays, and watch
-streams cut after a while. Requests that match no fault pass through unchanged, streams included."""
+faults: connections dropped before an answer, 500/429 answers (with Retry-After), delays, watch
+streams cut after a while, and watches answered as expired (410 in an ERROR event). Requests that match no fault pass through unchanged, streams included."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from celigo_testkit.controlplane import ControlPlane, free_port, issue_serving_cert, kubeconfig_text
+from celigo_testkit.kube.watch import expired_status
 
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
@@ -39,6 +40,7 @@ class ProxyFault:
     delay: float = 0.0  # seconds before forwarding (or answering)
     drop: bool = False  # close the connection without an answer
     cut_after: float | None = None  # watch streams: close after this many seconds
+    expire: bool = False  # watch requests: one ERROR event (410 Expired), as for a too old resourceVersion
     times: int | None = 1
     hits: int = field(default=0, compare=False)
 
@@ -161,6 +163,11 @@ class FaultProxy:
                     "message": f"injected by the fault proxy ({fault.status})", "reason": reason, "code": fault.status}
             return web.Response(status=fault.status, text=json.dumps(status), content_type="application/json",
                                 headers=headers)
+        if fault is not None and fault.expire and is_watch:
+            self.log.append((request.method, path, 200))
+            since = request.query.get("resourceVersion") or "0"
+            event = {"type": "ERROR", "object": expired_status(f"too old resource version: {since} ({since})")}
+            return web.Response(status=200, text=json.dumps(event) + "\n", content_type="application/json")
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         session = request.app[SESSION]

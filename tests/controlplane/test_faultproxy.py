@@ -1,8 +1,9 @@
 """The fault-injecting proxy in front of the real kube-apiserver (what replaces the emulator's fault injection
-on the real server): pass-through, injected 500/429 answers, drops, delays and watch cuts."""
+on the real server): pass-through, injected 500/429 answers, drops, delays, watch cuts and expired watches."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -74,3 +75,17 @@ def test_watch_cut(proxy: FaultProxy, h: httpx.Client) -> None:
             for _ in resp.iter_lines():
                 pass
     assert 0.9 <= time.monotonic() - start < 20
+
+
+def test_watch_expired(proxy: FaultProxy, h: httpx.Client) -> None:
+    proxy.inject(ProxyFault(watch=True, path_contains="/namespaces", expire=True))
+    params = {"watch": "1", "timeoutSeconds": "30", "resourceVersion": "1"}
+    with h.stream("GET", "/api/v1/namespaces", params=params) as resp:
+        assert resp.status_code == 200
+        events = [json.loads(line) for line in resp.iter_lines() if line]
+    assert [e["type"] for e in events] == ["ERROR"]
+    assert events[0]["object"]["code"] == 410 and events[0]["object"]["reason"] == "Expired"
+    # the next watch goes through
+    rv = h.get("/api/v1/namespaces").json()["metadata"]["resourceVersion"]
+    with h.stream("GET", "/api/v1/namespaces", params={**params, "resourceVersion": rv, "timeoutSeconds": "1"}) as resp:
+        assert resp.status_code == 200

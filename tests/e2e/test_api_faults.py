@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from celigo_testkit.faultproxy import FaultProxy, ProxyFault
-from celigo_testkit.harness import OperatorProcess, operator_env, wait_for
+from celigo_testkit.harness import wait_for
 
 from support.world import world
 
@@ -27,12 +27,7 @@ def test_converges_through_errors_drops_and_watch_cuts(tmp_path: Path) -> None:
             proxy.inject(ProxyFault(method="GET", path_contains="/celigoconnectors", delay=0.5, times=3)),
             proxy.inject(ProxyFault(watch=True, cut_after=3.0, times=None)),
         ]
-        env = operator_env(
-            proxy.write_kubeconfig(tmp_path / "proxied-kubeconfig"), celigo_urls=w.celigo.base_urls,
-            conductorone_url=w.c1.url,
-        )
-        w.operator = OperatorProcess(env, tmp_path / "operator.log").start()
-        w.started.append(w.operator)
+        w.start_operator(kubeconfig=proxy.write_kubeconfig(tmp_path / "proxied-kubeconfig"))
         ns = w.namespace()
         w.put_secret(ns, w.credentials())
         w.create_connector(ns)
