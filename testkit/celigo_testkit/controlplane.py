@@ -33,12 +33,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 K8S_VERSION = "v1.36.2"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -90,8 +91,9 @@ def unpack_shared(source: Path = SHARED_ASSETS, cache: Path = CACHE) -> Path:
             sums[name.lstrip("*")] = digest
     cache.mkdir(parents=True, exist_ok=True)
     for name, digest in sums.items():
-        target = cache / name
-        if target.exists() and (cache / f".{name}.ok").read_text(errors="replace").strip() == digest:
+        target, ok = cache / name, cache / f".{name}.ok"
+        # another process (an xdist worker) may be unpacking the same file: its .ok is written last
+        if target.exists() and ok.exists() and ok.read_text(errors="replace").strip() == digest:
             continue
         tmp = cache / f".{name}.{os.getpid()}.tmp"
         with lzma.open(source / f"{name}.xz") as src, tmp.open("wb") as dst:
@@ -102,7 +104,7 @@ def unpack_shared(source: Path = SHARED_ASSETS, cache: Path = CACHE) -> Path:
             raise AssetsMissing(f"{source / name}.xz unpacks to sha256 {actual}, SHA256SUMS says {digest}")
         tmp.chmod(0o755)
         tmp.replace(target)
-        (cache / f".{name}.ok").write_text(digest)
+        ok.write_text(digest)
     return cache
 
 
@@ -347,8 +349,13 @@ class ClientRequestLog:
 class ControlPlane:
     """etcd + kube-apiserver (+ kube-controller-manager) as child processes on loopback ports."""
 
-    def __init__(self, assets: Assets | None = None, *, controller_manager: bool = True) -> None:
+    def __init__(
+        self, assets: Assets | None = None, *, controller_manager: bool = True, crds: Sequence[Path] = ()
+    ) -> None:
+        """`crds`: CustomResourceDefinition files created before kube-controller-manager starts, so its garbage
+        collector watches them from the start instead of from its next discovery sync (every 30 s)."""
         self.assets = assets or find_assets()
+        self.crds = tuple(crds)
         self.want_kcm = controller_manager and self.assets.kube_controller_manager is not None
         self.dir: Path | None = None
         self.etcd_dir: Path | None = None
@@ -471,6 +478,8 @@ class ControlPlane:
         )
         self._wait(self._readyz, deadline, "kube-apiserver /readyz")
         self.write_kubeconfig(self.kubeconfig)
+        for path in self.crds:
+            self._create_crd(path, deadline)
         if self.want_kcm:
             assert self.assets.kube_controller_manager is not None
             kcm_kc = self.write_kubeconfig(d / "kcm.kubeconfig", self.kcm_token, "kcm")
@@ -498,6 +507,21 @@ class ControlPlane:
                 deadline,
                 "the default ServiceAccount",
             )
+
+    def _create_crd(self, path: Path, deadline: float) -> None:
+        crd = yaml.safe_load(path.read_text())
+        self.http().post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd).raise_for_status()
+        group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
+        versions = [v["name"] for v in crd["spec"]["versions"] if v.get("served")]
+
+        def discoverable() -> bool:
+            for version in versions:
+                resp = self.http().get(f"/apis/{group}/{version}")
+                if resp.status_code != 200 or plural not in {r["name"] for r in resp.json()["resources"]}:
+                    return False
+            return True
+
+        self._wait(discoverable, deadline, f"CRD {crd['metadata']['name']} in discovery")
 
     def _readyz(self) -> bool:
         return self.http().get("/readyz").status_code == 200
@@ -606,8 +630,9 @@ def _on_signal(signum: int, frame: Any) -> None:
     os.kill(os.getpid(), signum)
 
 
-def shared() -> ControlPlane:
-    """The process's control plane, started on first use, stopped at exit, SIGTERM, SIGHUP and Ctrl-C."""
+def shared(crds: Sequence[Path] = ()) -> ControlPlane:
+    """The process's control plane, started on first use, stopped at exit, SIGTERM, SIGHUP and Ctrl-C.
+    `crds` are created before the controllers start when this call starts it (see ControlPlane)."""
     global _shared, _handlers_installed
     with _shared_lock:
         if _shared is not None and _shared.running:
@@ -621,7 +646,7 @@ def shared() -> ControlPlane:
                     if signal.getsignal(sig) in (signal.SIG_DFL, None):
                         signal.signal(sig, _on_signal)
             _handlers_installed = True
-        _shared = ControlPlane().start()
+        _shared = ControlPlane(crds=crds).start()
         return _shared
 
 

@@ -7,17 +7,17 @@ import pytest
 from celigo_testkit import controlplane
 from celigo_testkit.podsim import PodSimulator
 
+from support.realkube import shared_control_plane, shared_simulator
+
 
 @pytest.fixture(scope="session")
 def cp() -> controlplane.ControlPlane:
     try:
-        return controlplane.shared()
+        return shared_control_plane()  # the e2e suite's, if it started first, or started as e2e worlds want it
     except controlplane.AssetsMissing as exc:
         pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
 def sim(cp: controlplane.ControlPlane) -> Iterator[PodSimulator]:
-    from support.realkube import shared_simulator
-
     yield shared_simulator(cp)

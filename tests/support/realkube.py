@@ -1,15 +1,17 @@
 """The e2e suite's backend choice: the real control plane (etcd + kube-apiserver + kube-controller-manager
-with the simulated node) or the emulator. `CELIGO_TEST_KUBE=real|emulator`."""
+with the simulated node) or the emulator. `CELIGO_TEST_KUBE=real|emulator`; the real one unless told."""
 
 from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 from celigo_testkit import controlplane
 from celigo_testkit.podsim import PodSimulator
 
-DEFAULT_BACKEND = "emulator"
+DEFAULT_BACKEND = "real"
+CRD = Path(__file__).resolve().parents[2] / "crds" / "celigoconnectors.yaml"
 _sim: PodSimulator | None = None
 _lock = threading.Lock()
 
@@ -21,10 +23,16 @@ def backend() -> str:
     return value
 
 
+def shared_control_plane() -> controlplane.ControlPlane:
+    """The session's control plane, started with the project's CRD already there when this starts it, so the
+    first world need not wait for the garbage collector to notice the CRD (support/world.py)."""
+    return controlplane.shared(crds=[CRD])
+
+
 def shared_simulator(cp: controlplane.ControlPlane | None = None) -> PodSimulator:
     """One simulated node per test session, on the shared control plane."""
     global _sim
-    cp = cp or controlplane.shared()
+    cp = cp or shared_control_plane()
     with _lock:
         if _sim is None or _sim.cp is not cp:
             _sim = PodSimulator(cp).start()
@@ -36,7 +44,7 @@ class RealCluster:
     (`request_log` from the audit log, `workload` = the simulated kubelet, `settings.rollout_delay`)."""
 
     def __init__(self) -> None:
-        self.cp = controlplane.shared()
+        self.cp = shared_control_plane()
         self.workload = shared_simulator(self.cp)
         self.settings = self.workload.settings
         # the emulator's log starts empty with each world; the audit log is the session's

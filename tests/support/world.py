@@ -165,9 +165,12 @@ class World:
         crd["metadata"]["resourceVersion"] = current.metadata.resource_version
         self.ext.replace_custom_resource_definition(crd["metadata"]["name"], crd)
 
-    def start_operator(self, log_name: str = "operator.log", **extra_env: str) -> OperatorProcess:
+    def start_operator(
+        self, log_name: str = "operator.log", kubeconfig: Path | None = None, **extra_env: str
+    ) -> OperatorProcess:
+        """`kubeconfig`: another way to the cluster (a fault proxy's) instead of the world's own."""
         env = operator_env(
-            self.kubeconfig,
+            kubeconfig or self.kubeconfig,
             celigo_urls=self.celigo.base_urls,
             conductorone_url=self.c1.url,
             extra=extra_env,
@@ -240,7 +243,7 @@ class World:
         return None
 
     def wait_condition(
-        self, ns: str, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 20.0
+        self, ns: str, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 60.0
     ) -> dict:
         def check() -> dict | None:
             cond = self.condition(ns, name, type_)
@@ -254,7 +257,7 @@ class World:
             conds = (self.get(ns, name).get("status") or {}).get("conditions")
             raise AssertionError(f"{exc}\nconditions now: {json.dumps(conds, indent=1)}\n{self.log_tail()}") from None
 
-    def wait_ready(self, ns: str, name: str = "celigo", timeout: float = 20.0) -> dict:
+    def wait_ready(self, ns: str, name: str = "celigo", timeout: float = 60.0) -> dict:
         self.wait_condition(ns, name, "Ready", "True", timeout=timeout)
         return self.get(ns, name)
 
@@ -283,7 +286,7 @@ class World:
         )
         return list(json.loads(resp.data)["items"])
 
-    def wait_event(self, ns: str, reason: str, name: str = "celigo", timeout: float = 10.0) -> dict:
+    def wait_event(self, ns: str, reason: str, name: str = "celigo", timeout: float = 30.0) -> dict:
         found = wait_for(
             lambda: [e for e in self.events(ns, name) if e.get("reason") == reason], timeout, what=f"event {reason}"
         )
@@ -294,6 +297,19 @@ class World:
 
     def writes_since(self, mark: int) -> list[Any]:
         return [r for r in self.emu.request_log[mark:] if r.verb not in ("get", "list", "watch")]
+
+
+_active_real: list[World] = []  # the worlds open on the (one, shared) real control plane
+
+
+def _refuse_overlap() -> None:
+    """Emulator worlds are each a cluster of their own; real ones share one. An operator another world still
+    runs would act on this world's connectors too, against its own fake Celigo and ConductorOne."""
+    if any(op.running for other in _active_real for op in other.started):
+        raise RuntimeError(
+            "another world on the real control plane still runs an operator (a module-scoped world?): it would "
+            "act on this world's connectors too; give a test that needs its own world a module of its own"
+        )
 
 
 @contextmanager
@@ -313,12 +329,18 @@ def world(
             delay = emu.settings.rollout_delay
             stack.callback(setattr, emu.settings, "rollout_delay", delay)  # a test may slow rollouts
         else:
-            settings = EmulatorSettings(rollout_delay=0.05, bookmark_interval=1.0, gc_interval=0.02)
+            # progressDeadlineSeconds in real time, as kube-apiserver's deployment controller counts it
+            settings = EmulatorSettings(
+                rollout_delay=0.05, bookmark_interval=1.0, gc_interval=0.02, progress_deadline_scale=1.0
+            )
             emu = stack.enter_context(KubeEmulator(settings=settings))
         celigo = stack.enter_context(FakeCeligo())
         c1 = stack.enter_context(FakeConductorOne())
         w = World(emu, celigo, c1, workdir)
         if w.real:
+            _refuse_overlap()
+            _active_real.append(w)
+            stack.callback(_active_real.remove, w)
             stack.callback(w.cleanup_real)
         w.install_crd(crd)
         stack.callback(lambda: [op.stop() for op in w.started])
