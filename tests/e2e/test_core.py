@@ -52,7 +52,7 @@ def test_create_makes_owned_children_and_reports_ready(w: World) -> None:
 def test_spec_change_updates_the_deployment(w: World) -> None:
     ns, _ = ready_connector(w)
     w.patch_spec(ns, "celigo", {"logLevel": "debug", "replicas": 2})
-    wait_for(lambda: w.get(ns)["status"].get("observedGeneration") == 2, 15, what="observedGeneration 2")
+    wait_for(lambda: w.get(ns)["status"].get("observedGeneration") == 2, 60, what="observedGeneration 2")
     w.wait_ready(ns)
     dep = w.deployment(ns)
     env = {e["name"]: e["value"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
@@ -69,13 +69,13 @@ def test_hand_edits_and_deletions_are_repaired(w: World) -> None:
     )
     wait_for(
         lambda: w.deployment(ns)["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v0.1.7"),
-        15, what="image restored",
+        60, what="image restored",
     )
     w.apps.delete_namespaced_deployment(name, ns)
-    wait_for(lambda: (d := w.deployment(ns)) and d["metadata"]["uid"] != dep["metadata"]["uid"], 15, what="recreated")
+    wait_for(lambda: (d := w.deployment(ns)) and d["metadata"]["uid"] != dep["metadata"]["uid"], 60, what="recreated")
     secret = obj["status"]["credentials"]["secretName"]
     w.core.delete_namespaced_secret(secret, ns)
-    wait_for(lambda: [s for s in w.owned_secrets(ns) if s["metadata"]["name"] == secret], 15, what="secret restored")
+    wait_for(lambda: [s for s in w.owned_secrets(ns) if s["metadata"]["name"] == secret], 60, what="secret restored")
     w.wait_ready(ns)
 
 
@@ -102,7 +102,7 @@ def test_foreign_object_with_the_child_name_is_never_overwritten(w: World) -> No
 def test_deleting_the_resource_takes_its_children(w: World) -> None:
     ns, _ = ready_connector(w)
     w.custom.delete_namespaced_custom_object("celigo-operator.io", "v1alpha1", ns, "celigoconnectors", "celigo")
-    wait_for(lambda: w.deployment(ns) is None and not w.owned_secrets(ns), 15, what="children collected")
+    wait_for(lambda: w.deployment(ns) is None and not w.owned_secrets(ns), 60, what="children collected")
 
 
 def test_suspend_leaves_children_alone(w: World) -> None:
@@ -112,11 +112,11 @@ def test_suspend_leaves_children_alone(w: World) -> None:
     name = w.deployment(ns)["metadata"]["name"]
     w.apps.patch_namespaced_deployment(name, ns, {"spec": {"replicas": 3}})
     mark = len(w.emu.request_log)
-    wait_for(lambda: w.get(ns)["status"]["connector"]["replicas"] == 3, 10, what="status sees 3 replicas")
+    wait_for(lambda: w.get(ns)["status"]["connector"]["replicas"] == 3, 60, what="status sees 3 replicas")
     assert w.deployment(ns)["spec"]["replicas"] == 3
     assert not [r for r in w.writes_since(mark) if r.resource == "deployments" and "celigo-operator" in r.user_agent]
     w.patch_spec(ns, "celigo", {"suspend": False})
-    wait_for(lambda: w.deployment(ns)["spec"]["replicas"] == 1, 15, what="replicas restored after resume")
+    wait_for(lambda: w.deployment(ns)["spec"]["replicas"] == 1, 60, what="replicas restored after resume")
 
 
 def test_two_resources_in_one_namespace_do_not_collide(w: World) -> None:
@@ -136,11 +136,11 @@ def test_credential_change_rolls_once_and_cleans_up(w: World) -> None:
     old = obj["status"]["credentials"]
     template_before = w.deployment(ns)["spec"]["template"]
     w.put_secret(ns, w.credentials())
-    wait_for(lambda: w.get(ns)["status"]["credentials"]["version"] != old["version"], 15, what="new version")
-    wait_for(lambda: w.get(ns)["status"]["credentials"].get("lastRotationResult") == "Succeeded", 15, what="rolled")
+    wait_for(lambda: w.get(ns)["status"]["credentials"]["version"] != old["version"], 60, what="new version")
+    wait_for(lambda: w.get(ns)["status"]["credentials"].get("lastRotationResult") == "Succeeded", 60, what="rolled")
     new = w.get(ns)["status"]["credentials"]
     assert new["secretName"] != old["secretName"]
-    wait_for(lambda: [s["metadata"]["name"] for s in w.owned_secrets(ns)] == [new["secretName"]], 15, what="old removed")
+    wait_for(lambda: [s["metadata"]["name"] for s in w.owned_secrets(ns)] == [new["secretName"]], 60, what="old removed")
     tpl = w.deployment(ns)["spec"]["template"]
     assert tpl["metadata"]["annotations"]["celigo-operator.io/credentials-version"] == new["version"]
     assert tpl != template_before

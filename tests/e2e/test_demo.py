@@ -1,4 +1,7 @@
-"""`DEMO_EXIT=1 make demo` on this checkout: what a user sees, checked line by line."""
+"""`DEMO_EXIT=1 make demo` on this checkout: what a user sees, checked line by line.
+
+On the emulator whatever CELIGO_TEST_KUBE says: `make demo` starts its own emulator (what a user without a
+cluster runs), and that is what this test checks."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def holder(w) -> str | None:
 def test_one_leader_acts_and_the_other_takes_over(tmp_path: Path) -> None:
     with world(tmp_path, start_operator=False) as w:
         a = w.start_operator("a.log", CELIGO_OPERATOR_IDENTITY="replica-a", **LEASE)
-        wait_for(lambda: holder(w) == "replica-a", 20, what="replica-a leads")
+        wait_for(lambda: holder(w) == "replica-a", 60, what="replica-a leads")
         b = w.start_operator("b.log", CELIGO_OPERATOR_IDENTITY="replica-b", **LEASE)
         try:
             ns = w.namespace()
@@ -43,7 +43,7 @@ def test_one_leader_acts_and_the_other_takes_over(tmp_path: Path) -> None:
             w.create_connector(ns)
             w.operator = a
             w.wait_ready(ns)
-            wait_for(lambda: "waiting for Lease" in b.log(), 10, what="replica-b waits")
+            wait_for(lambda: "waiting for Lease" in b.log(), 60, what="replica-b waits")
             assert "Created Deployment" in a.log() and "Created Deployment" not in b.log()
 
             mark = len(w.emu.request_log)
@@ -53,7 +53,7 @@ def test_one_leader_acts_and_the_other_takes_over(tmp_path: Path) -> None:
             wait_for(lambda: holder(w) == "replica-b", 20, interval=0.05, what="replica-b takes over")
             takeover = time.monotonic() - killed
             w.operator = b
-            wait_for(lambda: w.get(ns)["status"].get("observedGeneration") == 2, 20, what="gap change reconciled")
+            wait_for(lambda: w.get(ns)["status"].get("observedGeneration") == 2, 60, what="gap change reconciled")
             w.wait_ready(ns)
             assert w.deployment(ns)["spec"]["replicas"] == 2
             # Bounded takeover: lease duration (3 s) + retry period (0.5 s), plus scheduling slack.
@@ -74,10 +74,10 @@ def test_one_leader_acts_and_the_other_takes_over(tmp_path: Path) -> None:
 def test_clean_shutdown_hands_over_at_once(tmp_path: Path) -> None:
     with world(tmp_path, start_operator=False) as w:
         a = w.start_operator("a.log", CELIGO_OPERATOR_IDENTITY="replica-a", **LEASE)
-        wait_for(lambda: holder(w) == "replica-a", 20, what="replica-a leads")
+        wait_for(lambda: holder(w) == "replica-a", 60, what="replica-a leads")
         b = w.start_operator("b.log", CELIGO_OPERATOR_IDENTITY="replica-b", **LEASE)
         try:
-            wait_for(lambda: "waiting for Lease" in b.log(), 10, what="replica-b waits")
+            wait_for(lambda: "waiting for Lease" in b.log(), 60, what="replica-b waits")
             a.stop()
             wait_for(lambda: holder(w) == "replica-b", 5, what="released lease taken at once")
         finally:

@@ -55,7 +55,7 @@ def test_metrics_page(w: World) -> None:
     w.wait_ready(ns)
     page = wait_for(
         lambda: (t := httpx.get(w.metrics_url).text) and f'celigoconnector_ready{{name="celigo",namespace="{ns}"}} 1.0' in t and t,
-        10, what="ready gauge",
+        60, what="ready gauge",
     )
     assert 'endpoint="/v1/tokenInfo"' in page and 'system="celigo"' in page
     assert "celigo_operator_reconcile_duration_seconds_bucket" in page
@@ -70,7 +70,7 @@ def test_a_deleted_connector_leaves_no_series(w: World) -> None:
     w.create_connector(ns)
     w.wait_ready(ns)
     series = f'name="celigo",namespace="{ns}"'
-    wait_for(lambda: series in httpx.get(w.metrics_url).text, 10, what="the connector's series")
+    wait_for(lambda: series in httpx.get(w.metrics_url).text, 60, what="the connector's series")
     w.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "celigo")
     wait_for(lambda: series not in httpx.get(w.metrics_url).text, 30, what="its series gone after deletion")
 

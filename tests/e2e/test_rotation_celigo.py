@@ -102,7 +102,7 @@ def test_accesstokens_refused_is_unsupported_and_not_tried_again(w: World, statu
     assert w.condition(s.ns, "celigo", "Ready")["status"] == "True", "Rotation never changes Ready"
     calls = w.celigo.count(prefix="/v1/accesstokens")
     rotate_now(w, s.ns, "second")
-    wait_for(lambda: rotation(w, s.ns).get("rotateNow") == "second", 15, what="echo")
+    wait_for(lambda: rotation(w, s.ns).get("rotateNow") == "second", 60, what="echo")
     time.sleep(2)
     assert w.celigo.count(prefix="/v1/accesstokens") == calls, "stopped trying"
     assert rotation(w, s.ns)["celigo"]["lastResult"] == "Unsupported"

@@ -134,7 +134,7 @@ def test_each_annotation_value_triggers_once_and_is_echoed(w: World) -> None:
     wait_idle(w, s.ns, first)
     rotated = w.c1.count("POST", _base(s))
     w.patch_spec(s.ns, "celigo", {"logLevel": "debug"})  # an unrelated change re-runs reconcile
-    wait_for(lambda: w.get(s.ns)["status"].get("observedGeneration") == 2, 15, what="generation 2")
+    wait_for(lambda: w.get(s.ns)["status"].get("observedGeneration") == 2, 60, what="generation 2")
     time.sleep(2.5)  # a few ticks
     assert w.c1.count("POST", _base(s)) == rotated, "the same annotation value never rotates twice"
     assert rotation(w, s.ns)["rotateNow"] == "one"
@@ -145,7 +145,7 @@ def test_each_annotation_value_triggers_once_and_is_echoed(w: World) -> None:
 
 def test_schedule_rotates_without_the_annotation(w: World) -> None:
     s = rotating_connector(w, schedule="1m")
-    wait_for(lambda: rotation(w, s.ns).get("conductorOne", {}).get("enabledAt"), 15, what="enabledAt")
+    wait_for(lambda: rotation(w, s.ns).get("conductorOne", {}).get("enabledAt"), 60, what="enabledAt")
     time.sleep(1.5)  # let the creation's reconciles settle: an idle operator writes nothing
     # enabledAt is the schedule's base: move it back instead of waiting a minute.
     w.custom.patch_namespaced_custom_object_status(

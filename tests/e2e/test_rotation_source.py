@@ -37,7 +37,7 @@ def ready(w: World, **spec: object) -> tuple[str, dict]:
     w.put_secret(ns, w.credentials())
     w.create_connector(ns, **spec)
     obj = w.wait_ready(ns)
-    wait_for(lambda: w.get(ns)["status"]["credentials"].get("lastRotationResult") == "Succeeded", 15, what="deployed")
+    wait_for(lambda: w.get(ns)["status"]["credentials"].get("lastRotationResult") == "Succeeded", 60, what="deployed")
     return ns, obj
 
 
@@ -71,7 +71,7 @@ def test_rotation_is_reported_once_the_new_pods_are_available(w: World) -> None:
         cred = status["credentials"]
         return status if cred["version"] != before["version"] and cred["lastRotationResult"] == "Succeeded" else None
 
-    status = wait_for(rolled, 20, what="rotation succeeded")
+    status = wait_for(rolled, 60, what="rotation succeeded")
     cred, conn = status["credentials"], status["connector"]
     # Succeeded is written only together with every pod of the new template available.
     assert conn["secret"] == cred["secretName"] and conn["availableReplicas"] == conn["updatedReplicas"] == 2
@@ -142,7 +142,7 @@ def test_drift_repair_restores_the_last_verified_set_not_unverified_values(w: Wo
         d = w.deployment(ns)["spec"]["template"]
         return d["spec"]["containers"][0]["envFrom"] == [{"secretRef": {"name": verified["secretName"]}}]
 
-    wait_for(repaired, 20, what="drift repaired")
+    wait_for(repaired, 60, what="drift repaired")
     annotations = w.deployment(ns)["spec"]["template"]["metadata"]["annotations"]
     assert annotations[manifests.ANNOTATION_CREDENTIALS_VERSION] == verified["version"]
     assert [s["metadata"]["name"] for s in w.owned_secrets(ns)] == [verified["secretName"]]
@@ -162,5 +162,5 @@ def test_rejected_set_is_not_rechecked_every_tick(w: World) -> None:
     assert w.celigo.count(path="/v1/tokenInfo") == calls, "retried on the next change or health check only"
     good = w.credentials()
     w.put_secret(ns, good)
-    wait_for(lambda: w.get(ns)["status"]["credentials"]["version"] == version_of(w, good), 20, what="new set rolled")
+    wait_for(lambda: w.get(ns)["status"]["credentials"]["version"] == version_of(w, good), 60, what="new set rolled")
     w.wait_ready(ns)

@@ -96,7 +96,7 @@ def test_template_changing_upgrade_rolls_in_waves(tmp_path: Path) -> None:
             assert w.condition(ns, name, "OperatorUpgrade") is None
         # A spec change rolls at once, whatever the policy.
         w.patch_spec(ns, "held", {"logLevel": "debug"})
-        wait_for(lambda: image(w, ns, "held") == NEW, 20, what="held connector rolls on its spec change")
+        wait_for(lambda: image(w, ns, "held") == NEW, 60, what="held connector rolls on its spec change")
 
 
 def test_a_failing_connector_halts_the_wave(tmp_path: Path) -> None:

@@ -99,7 +99,26 @@ def exercise(w: World, ns: str) -> None:
     w.wait_ready(ns)
     w.custom.delete_namespaced_custom_object("celigo-operator.io", "v1alpha1", ns, "celigoconnectors", "celigo")
     wait_for(lambda: w.deployment(ns) is None, 20, what="children collected")
+    exercise_child_conflict(w, ns)
     exercise_rotation(w, ns)
+
+
+def exercise_child_conflict(w: World, ns: str) -> None:
+    """A Deployment of the child's name that the connector does not own: not in the operator's cache of its own
+    Deployments, so its create answers 409 and the operator reads it by name (`get`) to report ChildConflict."""
+    labels = {"app": "someone-else"}
+    foreign = {
+        "metadata": {"name": "clash-baton-celigo", "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "x", "image": "nginx:1"}]}},
+        },
+    }
+    w.apps.create_namespaced_deployment(ns, foreign)
+    w.create_connector(ns, "clash")
+    w.wait_condition(ns, "clash", "Reconciled", "False", "ChildConflict", timeout=30)
+    w.custom.delete_namespaced_custom_object("celigo-operator.io", "v1alpha1", ns, "celigoconnectors", "clash")
+    w.apps.delete_namespaced_deployment("clash-baton-celigo", ns)
 
 
 def exercise_rotation(w: World, ns: str) -> None:
@@ -193,7 +212,7 @@ def shipped(source: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("source", ["deploy", "deploy-ha", "chart-leader-election"])
 def test_cluster_wide_rbac_is_exactly_what_the_operator_uses(tmp_path: Path, source: str) -> None:
     objects = shipped(source)
-    with world(tmp_path, start_operator=False) as w:
+    with world(tmp_path, start_operator=False, kube="emulator") as w:  # test_rbac_real.py: the real server
         op, liveness = start_as_deployed(w, objects, tmp_path)
         try:
             ns = w.namespace("rbac")
@@ -215,7 +234,7 @@ def test_namespaced_rbac_is_exactly_what_the_operator_uses(tmp_path: Path, sourc
     objects = shipped(source)
     args, _ = deployment_settings(objects)
     watched = args[args.index("--namespace") + 1]
-    with world(tmp_path, start_operator=False) as w:
+    with world(tmp_path, start_operator=False, kube="emulator") as w:  # test_rbac_real.py: the real server
         w.core.create_namespace({"metadata": {"name": watched}})
         op, liveness = start_as_deployed(w, objects, tmp_path)
         try:
