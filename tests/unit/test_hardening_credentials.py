@@ -38,7 +38,7 @@ def good(**changes: bytes | str) -> dict[str, bytes | str]:
     return values
 
 
-BAD_VALUES = {
+BAD_VALUES: dict[str, tuple[bytes | str, str]] = {
     "internal space": (TOKEN[:10] + " " + TOKEN[10:], "whitespace inside"),
     "newline inside": (TOKEN[:10] + "\n" + TOKEN[10:], "whitespace inside"),
     "tab inside": (TOKEN[:10] + "\t" + TOKEN[10:], "whitespace inside"),
