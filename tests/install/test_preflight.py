@@ -61,6 +61,21 @@ def test_a_setting_that_does_not_parse_is_one_line_not_a_traceback(tmp_path: Pat
         assert "Traceback" not in op.log()
 
 
+def test_settings_that_widen_the_pod_policy_past_what_the_operator_manages_stop_it(tmp_path: Path) -> None:
+    with world(tmp_path, start_operator=False, kube="emulator") as w:
+        op = w.start_operator(
+            CELIGO_OPERATOR_ALLOWED_ARGS="--skip-full-sync,--client-secret",
+            CELIGO_OPERATOR_IMAGE_ALLOWLIST="ghcr.io/conductorone/",
+        )
+        assert exit_code(op) == EXIT_SETUP, op.log()
+        lines = errors(op.log())
+        assert len(lines) == 3, op.log()  # the prefix entry also leaves the default image outside the list
+        assert "CELIGO_OPERATOR_IMAGE_ALLOWLIST entry 'ghcr.io/conductorone/' is not a repository" in lines[0]
+        assert "CELIGO_OPERATOR_DEFAULT_IMAGE" in lines[1]
+        assert "CELIGO_OPERATOR_ALLOWED_ARGS may not allow --client-secret" in lines[2]
+        assert "Traceback" not in op.log()
+
+
 @pytest.mark.parametrize(
     "source", ["deploy", "deploy-ha", "deploy-namespaced", "chart-namespaced", "chart-leader-election"]
 )
