@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml testkit/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]' -e './testkit[pytest]'
 	touch $(STAMP)
 
+# Two pytest-xdist workers, each test file whole on one of them (a module's shared world and operator stay in
+# one process); each worker starts its own real control plane. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 test: venv k8s-assets
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The real control plane the tests start (README "Control plane assets"): KUBEBUILDER_ASSETS, or
 # ../shared/k8s/ (unpacked by the testkit) plus etcd on PATH, which root on Debian gets from apt.
@@ -69,8 +72,9 @@ run: venv
 emulator: venv
 	$(BIN)/celigo-testkit emulator --port $${PORT:-8001} --kubeconfig $${KUBECONFIG_OUT:-.demo/kubeconfig}
 
-bench: venv
-	$(BIN)/python -m benchmarks.run
+# The goal table on the real control plane (same assets as `make test`); BENCH_ARGS e.g. "--n 50".
+bench: venv k8s-assets
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

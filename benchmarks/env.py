@@ -1,8 +1,10 @@
-"""One benchmark world: the Kubernetes API emulator, the fake Celigo, and the real operator process.
+"""One benchmark world: a real control plane (etcd + kube-apiserver + kube-controller-manager with its audit
+log), the simulated node that makes pods Ready (podsim), the fake Celigo, and the process under test.
 
-Why not the test World: the benchmark must see the operator exactly as users run it (its documented
-CELIGO_OPERATOR_* environment), count every request it makes in the emulator's log, and time Ready with a
-watch instead of polling, so the observer does not load the 2-core machine it measures.
+Every actor authenticates as its own ServiceAccount (the operator with the RBAC of deploy/, the floor and
+the minimal kopf operator with cluster-admin), so the API server's audit log tells their requests apart by
+user: request counts come from the server, not from the machine. The bench's own watches (the stopwatch)
+run as the admin user and are never counted.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -25,23 +28,30 @@ from typing import Any
 import httpx
 import yaml
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
-from celigo_operator import api
+from celigo_operator import api, manifests
+from celigo_testkit.controlplane import AuditRecord, ControlPlane, free_port
 from celigo_testkit.credentials import generate_client_credentials
 from celigo_testkit.fake_celigo import FakeCeligo
-from celigo_testkit.harness import OperatorProcess, operator_env
-from celigo_testkit.kube import EmulatorSettings, KubeEmulator
+from celigo_testkit.harness import Kubectl, OperatorProcess, operator_env, wait_for
+from celigo_testkit.podsim import PodSimulator
+
+from .writes import SOURCE_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_UA = "celigo-bench"
-SOURCE_SECRET = "celigo-credentials"
-#: Small emulator delays: pods become Ready 50 ms after creation; watches bookmark every second.
-EMULATOR_SETTINGS = EmulatorSettings(rollout_delay=0.05, bookmark_interval=1.0, gc_interval=0.05)
+OPERATOR_NS = "celigo-operator"
+OPERATOR_SA = (OPERATOR_NS, "celigo-operator")
+BENCH_NS = "celigo-bench"
+RBAC_KINDS = ("Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+#: Requests that do not scale with the resources: leader election and (re)opened watch streams.
+FIXED_RESOURCES = ("leases",)
+FIXED_VERBS = ("watch",)
 
 
-def is_operator_request(user_agent: str) -> bool:
-    """Requests the operator process sends: our Kube facade (celigo-operator/...) and kopf's own client."""
-    return user_agent.startswith("celigo-operator") or user_agent.startswith("kopf")
+def sa_user(namespace: str, name: str) -> str:
+    return f"system:serviceaccount:{namespace}:{name}"
 
 
 def rss_mib(pid: int) -> float:
@@ -52,230 +62,358 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+def condition_true(obj: Mapping[str, Any], *types: str) -> bool:
+    conds = {c.get("type"): c.get("status") for c in (obj.get("status") or {}).get("conditions") or []}
+    return all(conds.get(t) == "True" for t in types)
 
 
-def ready_at(obj: Mapping[str, Any]) -> bool:
-    """Ready=True with the status observing the current generation."""
-    status = obj.get("status") or {}
-    if status.get("observedGeneration") != (obj.get("metadata") or {}).get("generation"):
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+def converged(obj: Mapping[str, Any]) -> str | None:
+    """The convergence the goal table times: Reconciled=True and CredentialsValid=True."""
+    return "converged" if condition_true(obj, "Reconciled", "CredentialsValid") else None
+
+
+def template_version(dep: Mapping[str, Any]) -> str | None:
+    """The credentials version a Deployment's pod template carries (what a Secret change updates)."""
+    ann = (((dep.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations") or {}
+    return ann.get(manifests.ANNOTATION_CREDENTIALS_VERSION)
+
+
+def request_key(r: AuditRecord) -> str:
+    return f"{r.verb} {r.resource}{'/' + r.subresource if r.subresource else ''}" if r.resource else f"{r.verb} {r.path}"
+
+
+def is_fixed(key: str) -> bool:
+    verb, what = key.split(" ", 1)
+    return verb in FIXED_VERBS or what.split("/")[0] in FIXED_RESOURCES
+
+
+def api_client(cp: ControlPlane, token: str | None = None, user_agent: str = BENCH_UA) -> k8s.ApiClient:
+    """A `kubernetes` client whose connection pool holds the 8 writer threads' connections (the default
+    of 4 makes the other threads open a new TLS connection per request)."""
+    cfg = k8s.Configuration()
+    cfg.host = cp.url
+    cfg.ssl_ca_cert = str(cp.ca_file)
+    cfg.api_key = {"authorization": f"Bearer {token or cp.admin_token}"}
+    cfg.connection_pool_maxsize = 16
+    client = k8s.ApiClient(cfg)
+    client.user_agent = user_agent
+    return client
 
 
 class Watcher:
-    """A raw watch stream in a thread: records, per object name, the first time `predicate` held."""
+    """A raw watch stream in a thread (the bench's stopwatch): records, per object, the first time each
+    state `state_of(obj)` returned was seen (states None are ignored)."""
 
-    def __init__(self, base_url: str, token: str, path: str, predicate: Callable[[Mapping[str, Any]], bool]):
-        self.base_url, self.token, self.path, self.predicate = base_url, token, path, predicate
-        self.first: dict[str, float] = {}
+    def __init__(self, cp: ControlPlane, path: str, state_of: Callable[[Mapping[str, Any]], str | None]):
+        self.cp, self.path, self.state_of = cp, path, state_of
+        self.first: dict[tuple[str, str], float] = {}
+        self.latest: dict[str, str] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-watch", daemon=True)
         self._started = threading.Event()
         self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="bench-watch", daemon=True)
 
     def _run(self) -> None:
-        headers = {"Authorization": f"Bearer {self.token}", "User-Agent": BENCH_UA}
-        params = {"watch": "true", "timeoutSeconds": "1200"}
-        with httpx.Client(base_url=self.base_url, headers=headers, timeout=None) as http:
-            with http.stream("GET", self.path, params=params) as response:
-                self._started.set()
-                for line in response.iter_lines():
-                    if self._stop.is_set():
+        headers = {"Authorization": f"Bearer {self.cp.admin_token}", "User-Agent": BENCH_UA}
+        verify = ssl.create_default_context(cafile=str(self.cp.ca_file))
+        rv = ""
+        with httpx.Client(base_url=self.cp.url, headers=headers, verify=verify, timeout=None) as http:
+            while not self._stop.is_set():
+                try:
+                    if not rv:  # list, then watch from the list's version (as informers do)
+                        listed = http.get(self.path)
+                        if listed.status_code != 200:  # 429 while a new CRD's storage initializes
+                            self._stop.wait(float(listed.headers.get("Retry-After") or 1))
+                            continue
+                        body = listed.json()
+                        for item in body.get("items") or []:
+                            self._event({"type": "ADDED", "object": item})
+                        rv = body["metadata"]["resourceVersion"]
+                        self._started.set()
+                    params = {"watch": "true", "timeoutSeconds": "3600", "resourceVersion": rv}
+                    with http.stream("GET", self.path, params=params) as response:
+                        if response.status_code != 200:
+                            response.read()
+                            rv = ""
+                            self._stop.wait(float(response.headers.get("Retry-After") or 1))
+                            continue
+                        self._started.set()
+                        for line in response.iter_lines():
+                            if self._stop.is_set():
+                                return
+                            if not line:
+                                continue
+                            event = json.loads(line)
+                            if event.get("type") == "ERROR":
+                                # 410 Expired: list afresh; else (the watch cache not yet at rv: no
+                                # event of this kind since it started) watch again from the same rv
+                                if (event.get("object") or {}).get("code") == 410:
+                                    rv = ""
+                                self._stop.wait(0.5)
+                                break
+                            rv = self._event(event) or rv
+                except (httpx.HTTPError, ValueError):
+                    if self._stop.wait(0.5):
                         return
-                    if not line:
-                        continue
-                    event = json.loads(line)
-                    obj = event.get("object") or {}
-                    meta = obj.get("metadata") or {}
-                    name = f"{meta.get('namespace')}/{meta.get('name')}" if meta.get("name") else None
-                    if event.get("type") in ("ADDED", "MODIFIED") and name and name not in self.first:
-                        if self.predicate(obj):
-                            with self._cond:
-                                self.first[name] = time.monotonic()
-                                self._cond.notify_all()
+
+    def _event(self, event: Mapping[str, Any]) -> str:
+        obj = event.get("object") or {}
+        meta = obj.get("metadata") or {}
+        if event.get("type") in ("ADDED", "MODIFIED") and meta.get("name"):
+            state = self.state_of(obj)
+            if state is not None:
+                name = f"{meta.get('namespace')}/{meta['name']}"
+                with self._cond:
+                    self.latest[name] = state
+                    self.first.setdefault((name, state), time.monotonic())
+                    self._cond.notify_all()
+        return str(meta.get("resourceVersion") or "")
 
     def __enter__(self) -> Watcher:
         self._thread.start()
-        self._started.wait(10)
+        self._started.wait(30)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()  # the stream ends at the next event or when the emulator stops
+        self._stop.set()  # the stream ends at its next event; the thread is a daemon
 
-    def wait_count(self, n: int, timeout: float) -> bool:
-        """Block until `n` names matched (True) or `timeout` passed (False)."""
+    def wait(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Block until `done()` (called under the lock) holds (True) or `timeout` passed (False)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while len(self.first) < n:
+            while not done():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._cond.wait(min(left, 1.0))
         return True
 
+    def wait_changed(self, old: Mapping[str, str], timeout: float) -> bool:
+        """Until every object in `old` (name -> state) shows a state other than its old one."""
+        return self.wait(lambda: all(self.latest.get(k) not in (None, v) for k, v in old.items()), timeout)
 
-class ProfiledOperator(OperatorProcess):
-    """The same operator process under benchmarks.profile_operator (cProfile or tracemalloc)."""
-
-    def __init__(self, env: Mapping[str, str], log_path: Path, profile: list[str]) -> None:
-        path = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-        super().__init__({**env, "PYTHONPATH": path}, log_path)
-        self.profile = profile
-
-    def start(self) -> ProfiledOperator:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.profile_operator", *self.profile, "--", *self.args],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
-            )
-        return self
+    def count(self, state: str, names: Iterable[str] | None = None) -> int:
+        wanted = set(names) if names is not None else None
+        return sum(1 for (n, s) in self.first if s == state and (wanted is None or n in wanted))
 
 
 @dataclass
 class Bench:
-    """An emulator, a fake Celigo and (optionally) the operator, plus the bench's own API clients."""
+    """A fresh control plane with its simulated node, the fake Celigo, and the bench's own API clients."""
 
-    emu: KubeEmulator
+    cp: ControlPlane
+    sim: PodSimulator
     celigo: FakeCeligo
     workdir: Path
-    operator: OperatorProcess | None = None
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="bench"))
+    processes: list[OperatorProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.kubeconfig = self.emu.write_kubeconfig(self.workdir / "kubeconfig")
-        self.api = self.emu.api_client()
-        self.api.user_agent = BENCH_UA
+        self.api = api_client(self.cp)
         # Any: the bench sends plain dicts, which the client accepts but its generated types do not name.
         self.core: Any = k8s.CoreV1Api(self.api)
         self.apps: Any = k8s.AppsV1Api(self.api)
         self.custom: Any = k8s.CustomObjectsApi(self.api)
-        self.token = self.celigo.default_token("us")
+        self.kubectl = Kubectl(self.cp.kubeconfig, binary=self.cp.assets.kubectl)
 
     # --- setup ---
-    def install(self) -> None:
+    def install_crd(self) -> None:
         crd = yaml.safe_load((ROOT / "crds" / "celigoconnectors.yaml").read_text())
         k8s.ApiextensionsV1Api(self.api).create_custom_resource_definition(crd)
-        self.core.create_namespace({"metadata": {"name": "celigo-operator"}})
+        name = crd["metadata"]["name"]
 
-    def start_operator(
-        self, log_name: str, env: Mapping[str, str], profile: list[str] | None = None
-    ) -> OperatorProcess:
-        """The operator as `celigo-operator run -A`; with `profile` (e.g. ["--cpu", path]) under
-        benchmarks.profile_operator instead."""
-        full = operator_env(self.kubeconfig, celigo_urls=self.celigo.base_urls, extra=env)
-        op = ProfiledOperator(full, self.workdir / log_name, profile) if profile else OperatorProcess(
-            full, self.workdir / log_name)
-        self.operator = op.start()
-        return self.operator
+        def established() -> bool:
+            obj = k8s.ApiextensionsV1Api(self.api).read_custom_resource_definition(name)
+            return any(c.type == "Established" and c.status == "True" for c in obj.status.conditions or [])
 
-    @property
-    def pid(self) -> int:
-        assert self.operator is not None and self.operator.proc is not None
-        return self.operator.proc.pid
+        wait_for(established, 60, 0.2, what=f"CRD {name} established")
 
-    def wait_operator_started(self, timeout: float = 120.0) -> float:
-        """Until the operator created its HMAC key Secret (its startup handler finished); seconds."""
-        start = time.monotonic()
-        while time.monotonic() - start < timeout:
-            if self.emu.get_object("secrets", "celigo-operator", "celigo-operator-hmac") is not None:
-                time.sleep(0.5)  # the watch streams open right after startup
-                return time.monotonic() - start
-            if self.operator is not None and not self.operator.running:
-                raise RuntimeError(f"operator exited:\n{self.operator.log()[-3000:]}")
-            time.sleep(0.05)
-        raise TimeoutError("operator did not start")
+    def service_account(self, name: str, namespace: str = BENCH_NS,
+                        cluster_role: str = "cluster-admin") -> tuple[str, Path]:
+        """A ServiceAccount bound to `cluster_role`: its token and a kubeconfig with it."""
+        self.ensure_namespace(namespace)
+        self.core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+        k8s.RbacAuthorizationV1Api(self.api).create_cluster_role_binding({
+            "metadata": {"name": f"{namespace}-{name}"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        })
+        token = self.cp.create_token(namespace, name)
+        return token, self.cp.write_kubeconfig(self.workdir / f"{name}.kubeconfig", token, user=name)
 
-    def namespace(self, name: str) -> str:
-        self.core.create_namespace({"metadata": {"name": name}})
+    def install_operator_rbac(self) -> Path:
+        """deploy/ha's namespace, ServiceAccount and RBAC (cluster-wide role + the leader Lease), applied
+        with kubectl; returns a kubeconfig with the ServiceAccount's own token."""
+        objects = [o for o in yaml.safe_load_all(self.kubectl("kustomize", str(ROOT / "deploy" / "ha"))) if o]
+        rbac = [o for o in objects if o.get("kind") in RBAC_KINDS]
+        self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(rbac))
+        token = self.cp.create_token(*OPERATOR_SA)
+        return self.cp.write_kubeconfig(self.workdir / "operator.kubeconfig", token, user="celigo-operator")
+
+    def ensure_namespace(self, name: str) -> str:
+        try:
+            self.core.create_namespace({"metadata": {"name": name}})
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
         return name
 
-    def put_source_secret(self, ns: str, token: str | None = None, name: str = SOURCE_SECRET) -> None:
-        """The user's opted-in credentials Secret (created, or replaced with new values)."""
+    def source_secret_body(self, token: str, name: str = SOURCE_SECRET) -> dict[str, Any]:
+        """The user's opted-in credentials Secret, with a fresh ConductorOne client and `token` for Celigo."""
         client_id, client_secret = generate_client_credentials("tenant.conductor.one")
-        values = {
-            "BATON_CLIENT_ID": client_id,
-            "BATON_CLIENT_SECRET": client_secret,
-            "BATON_CELIGO_ACCESS_TOKEN": token or self.token,
-        }
-        body = {
+        values = {"BATON_CLIENT_ID": client_id, "BATON_CLIENT_SECRET": client_secret,
+                  "BATON_CELIGO_ACCESS_TOKEN": token}
+        return {
             "metadata": {"name": name, "labels": {api.CREDENTIALS_OPT_IN_LABEL: "true"}},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
         }
-        if self.emu.get_object("secrets", ns, name) is None:
-            self.core.create_namespaced_secret(ns, body)
-        else:
-            self.core.replace_namespaced_secret(name, ns, body)
 
-    def connector_body(self, name: str, interval: str | None = None) -> dict[str, Any]:
-        spec: dict[str, Any] = {"credentialsSecretRef": {"name": SOURCE_SECRET}}
-        if interval:
-            spec["healthCheck"] = {"interval": interval}
-        return {"apiVersion": api.API_VERSION, "kind": api.KIND, "metadata": {"name": name}, "spec": spec}
+    def replace_source_secret(self, ns: str) -> None:
+        """A credentials change: the source Secret gets a new Celigo token (valid, so it is rolled)."""
+        body = self.source_secret_body(self.celigo.add_token("us"))
+        self.core.replace_namespaced_secret(SOURCE_SECRET, ns, body)
+
+    def connector_body(self, name: str) -> dict[str, Any]:
+        return {"apiVersion": api.API_VERSION, "kind": api.KIND, "metadata": {"name": name},
+                "spec": {"credentialsSecretRef": {"name": SOURCE_SECRET}}}
 
     def layout(self, prefix: str, n: int, per_namespace: int) -> list[str]:
-        """`n` resource keys ("namespace/name"), `per_namespace` to a namespace, each namespace with its own
-        source Secret; namespaces and Secrets are created here."""
-        keys = []
-        for k in range(-(-n // per_namespace)):
-            ns = self.namespace(f"{prefix}-{k:03d}")
-            self.put_source_secret(ns)
-            keys += [f"{ns}/c{i:03d}" for i in range(min(per_namespace, n - k * per_namespace))]
-        return keys
+        """`n` resource keys ("namespace/name"), `per_namespace` to a namespace; each namespace gets its own
+        opted-in source Secret with its own Celigo token (created here, 8 threads)."""
+        spaces = [f"{prefix}-{k:03d}" for k in range(-(-n // per_namespace))]
 
-    def create_connectors(self, keys: list[str], interval: str | None = None) -> dict[str, float]:
-        """Create all at once (8 client threads); returns each create's completion time (monotonic)."""
+        def one(ns: str) -> None:
+            self.ensure_namespace(ns)
+            self.core.create_namespaced_secret(ns, self.source_secret_body(self.celigo.add_token("us")))
+
+        list(self.pool.map(one, spaces))
+        return [f"{ns}/c{i:03d}" for k, ns in enumerate(spaces) for i in range(min(per_namespace, n - k * per_namespace))]
+
+    def create_connectors(self, keys: list[str]) -> dict[str, float]:
+        """Create all at once (8 client threads); each create's completion time (monotonic)."""
 
         def one(key: str) -> tuple[str, float]:
             ns, name = key.split("/")
-            self.custom.create_namespaced_custom_object(
-                api.GROUP, api.VERSION, ns, api.PLURAL, self.connector_body(name, interval)
-            )
+            self.custom.create_namespaced_custom_object(api.GROUP, api.VERSION, ns, api.PLURAL,
+                                                        self.connector_body(name))
             return key, time.monotonic()
 
         return dict(self.pool.map(one, keys))
 
-    def watch_connectors(self, predicate: Callable[[Mapping[str, Any]], bool] = ready_at) -> Watcher:
-        """Every CeligoConnector in the cluster (each bench world is fresh)."""
-        return Watcher(self.emu.url, self.emu.token, f"/apis/{api.GROUP}/{api.VERSION}/{api.PLURAL}", predicate)
+    # --- processes ---
+    def start_process(self, proc: OperatorProcess) -> OperatorProcess:
+        self.processes.append(proc.start())
+        return proc
 
-    def watch_deployments(self, predicate: Callable[[Mapping[str, Any]], bool]) -> Watcher:
-        return Watcher(self.emu.url, self.emu.token, "/apis/apps/v1/deployments", predicate)
+    def operator_env(self, kubeconfig: Path, **extra: str) -> dict[str, str]:
+        """The operator's environment: the defaults of deploy/ (only what a test harness must set differs:
+        the fakes' URLs, a free probe port, no metrics port)."""
+        env = operator_env(kubeconfig, celigo_urls=self.celigo.base_urls, extra={
+            "CELIGO_OPERATOR_TICK_INTERVAL": "30",
+            "CELIGO_OPERATOR_MIN_READY_SECONDS": "10",
+            "CELIGO_OPERATOR_LOG_LEVEL": "WARNING",
+            "CELIGO_OPERATOR_LIVENESS_ENDPOINT": f"http://127.0.0.1:{free_port()}/healthz",
+            **extra,
+        })
+        return env
 
-    # --- counting ---
-    def log_mark(self) -> int:
-        return len(self.emu.request_log)
+    # --- watches ---
+    def watch_connectors(self, state_of: Callable[[Mapping[str, Any]], str | None] = converged) -> Watcher:
+        return Watcher(self.cp, f"/apis/{api.GROUP}/{api.VERSION}/{api.PLURAL}", state_of)
 
-    def operator_requests(self, since: int, until: int | None = None) -> Counter[str]:
-        """Operator requests in the emulator's log since a mark, keyed 'verb resource[/subresource]'."""
-        records = self.emu.request_log[since:until]
-        counts: Counter[str] = Counter()
-        for r in records:
-            if is_operator_request(r.user_agent):
-                what = r.resource + (f"/{r.subresource}" if r.subresource else "")
-                counts[f"{r.verb} {what}"] += 1
-        return counts
+    def watch_deployments(self) -> Watcher:
+        return Watcher(self.cp, "/apis/apps/v1/deployments", template_version)
+
+    # --- the audit log ---
+    def audit_mark(self) -> int:
+        assert self.cp.audit is not None
+        self.cp.audit.settle(quiet=0.2, timeout=3.0)
+        return len(self.cp.audit.records())
+
+    def requests(self, user: str, since: int, until: int | None = None) -> Counter[str]:
+        """Requests of `user` in the audit log between two marks, keyed 'verb resource[/subresource]'."""
+        assert self.cp.audit is not None
+        records = self.cp.audit.records()[since:until]
+        return Counter(request_key(r) for r in records if r.user == user)
+
+    def wait_watching(self, user: str, resource: str, since: int, proc: OperatorProcess,
+                      timeout: float = 180.0) -> float:
+        """Until `user` opened a watch on `resource` (its informers run: it is serving); seconds waited."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.requests(user, since)[f"watch {resource}"]:
+                return time.monotonic() - start
+            if not proc.running:
+                raise RuntimeError(f"{proc.log_path.name} exited:\n{proc.log()[-3000:]}")
+            time.sleep(0.2)
+        raise TimeoutError(f"{user} did not watch {resource} within {timeout} s:\n{proc.log()[-3000:]}")
+
+    def lease_holder(self, name: str = "celigo-operator-leader") -> str | None:
+        try:
+            lease = k8s.CoordinationV1Api(self.api).read_namespaced_lease(name, OPERATOR_NS)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return lease.spec.holder_identity
+
+    def wait_quiet(self, user: str, quiet: float, timeout: float) -> float:
+        """Until `user` sent no request but fixed traffic for `quiet` seconds; seconds waited."""
+        start = time.monotonic()
+        mark = self.audit_mark()
+        since = time.monotonic()
+        while time.monotonic() - start < timeout:
+            time.sleep(0.5)
+            now = self.audit_mark()
+            if any(not is_fixed(k) for k in self.requests(user, mark, now)):
+                since = time.monotonic()
+            mark = now
+            if time.monotonic() - since >= quiet:
+                break
+        return time.monotonic() - start
 
     def close(self) -> None:
-        if self.operator is not None:
-            self.operator.stop(timeout=20)
+        for proc in self.processes:
+            proc.stop(timeout=10)
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.api.close()
 
 
+def summary(counts: Counter[str], n: int) -> dict[str, Any]:
+    """Per-resource requests; the fixed traffic (Lease, watches opened) counted apart, not per resource."""
+    scaling = {k: v for k, v in counts.items() if not is_fixed(k)}
+    total = sum(scaling.values())
+    return {"total": total, "per_resource": round(total / n, 2) if n else None,
+            "by_verb_resource": dict(sorted(scaling.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "fixed": dict(sorted((k, v) for k, v in counts.items() if is_fixed(k)))}
+
+
+class KopfMinimal(OperatorProcess):
+    """benchmarks.kopf_minimal under `kopf run` (a process, like the operator)."""
+
+    def start(self) -> KopfMinimal:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        path = os.pathsep.join(p for p in (str(ROOT), self.env.get("PYTHONPATH", "")) if p)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kopf", "run", "--standalone", "--all-namespaces", "--log-format=plain",
+                 "--quiet", str(ROOT / "benchmarks" / "kopf_minimal.py")],
+                env={**self.env, "PYTHONPATH": path}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=ROOT,
+            )
+        return self
+
+
 @contextmanager
-def bench_world(workdir: Path, *, celigo_latency: float = 0.0) -> Iterator[Bench]:
-    """A fresh emulator and fake Celigo on loopback, torn down on exit (the operator first)."""
+def bench_world(workdir: Path) -> Iterator[Bench]:
+    """A fresh control plane, simulated node and fake Celigo, torn down on exit (processes first)."""
     workdir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        emu = stack.enter_context(KubeEmulator(settings=EMULATOR_SETTINGS))
-        celigo = stack.enter_context(FakeCeligo(latency=celigo_latency))
-        bench = Bench(emu, celigo, workdir)
+        cp = stack.enter_context(ControlPlane())
+        sim = stack.enter_context(PodSimulator(cp))
+        celigo = stack.enter_context(FakeCeligo())
+        bench = Bench(cp, sim, celigo, workdir)
         stack.callback(bench.close)
-        bench.install()
+        bench.install_crd()
+        bench.ensure_namespace(OPERATOR_NS)
         yield bench

@@ -4,7 +4,8 @@
     python -m benchmarks.profile_operator --mem out.txt -- -A     # touch out.txt.trigger to snapshot
 
 Why a wrapper: the operator code stays untouched; cProfile covers kopf's event loop thread (the one that
-decides latency), tracemalloc every allocation since start. Used by `benchmarks.run --profile`.
+decides latency), tracemalloc every allocation since start. Run it with the environment the bench gives the
+operator (CELIGO_OPERATOR_*, KUBECONFIG) against a control plane of your own.
 """
 
 from __future__ import annotations

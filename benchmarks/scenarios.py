@@ -1,360 +1,290 @@
-"""The operator scenarios: scale-up vs the floor, idle cost, memory, and credential rotation.
+"""The scenarios of the goal table, each on its own fresh control plane (bench_world) so one does not inherit
+another's objects or backlog. Each returns plain dicts that go into results/latest.json unchanged.
 
-Each scenario gets a fresh emulator and operator (bench_world), so one does not inherit another's backlog,
-and returns plain dicts that go into results/latest.json unchanged.
+- floor: a bare client doing the writes (CR, Secret, Deployment, status patch per resource, 8 threads);
+- kopf_minimal: benchmarks/kopf_minimal.py doing the same writes;
+- operator: the operator process with deploy/'s RBAC and its ServiceAccount token, two replicas with leader
+  election (the second started once the first converged): convergence, requests per resource, RSS, idle
+  rate, and the leader killed with a change made in the gap;
+- latency: a source Secret change until the Deployment's pod template carries the new (verified)
+  credentials, at N=1 and N=100; then the request rate while those connectors' pods stay Pending.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from celigo_operator import api, manifests
-from celigo_operator.api import CeligoConnectorSpec
-from celigo_operator.config import OperatorConfig
-from celigo_operator.manifests import ConnectorCredentials, Owner
+from kubernetes import client as k8s
 
-from .env import BENCH_UA, SOURCE_SECRET, Bench, bench_world, cpu_seconds, rss_mib
+from celigo_operator import api
+from celigo_testkit.harness import OperatorProcess
+
+from .env import (
+    BENCH_NS,
+    OPERATOR_SA,
+    Bench,
+    KopfMinimal,
+    Watcher,
+    api_client,
+    bench_world,
+    converged,
+    is_fixed,
+    rss_mib,
+    sa_user,
+    summary,
+)
+from .writes import patch_status, write_children
+
+OPERATOR_USER = sa_user(*OPERATOR_SA)
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100); what "p95 of N samples" means to most readers."""
     ordered = sorted(values)
     if not ordered:
-        return float("nan")
+        return None
     rank = max(1, min(len(ordered), round(q / 100.0 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
+    return round(ordered[rank - 1], 2)
 
 
-def _summary(counts: Counter[str], n: int) -> dict[str, Any]:
-    total = sum(counts.values())
-    return {
-        "total": total,
-        "per_resource": round(total / n, 2) if n else None,
-        "by_kind": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
-    }
+def _pid(proc: OperatorProcess) -> int:
+    assert proc.proc is not None
+    return proc.proc.pid
 
 
-# ------------------------------------------------------------------------------------------- scale-up
-def _create_and_wait(bench: Bench, keys: list[str], interval: str | None, timeout: float) -> dict[str, Any]:
-    """Create `keys` at once and wait until all are Ready; timings, operator requests and Celigo calls."""
+def _converge(bench: Bench, keys: list[str], create: Callable[[list[str]], object], timeout: float,
+              user: str) -> dict[str, Any]:
+    """Run `create(keys)` and time until every key is Reconciled and CredentialsValid (watched)."""
     n = len(keys)
-    cpu0 = cpu_seconds(bench.pid)
-    mark = bench.log_mark()
-    celigo_mark = len(bench.celigo.requests)
-    probe = ApiProbe(bench)
-    with bench.watch_connectors() as watch, probe:
+    mark = bench.audit_mark()
+    with bench.watch_connectors() as watch:
         t0 = time.monotonic()
-        created = bench.create_connectors(keys, interval)
-        applied = time.monotonic() - t0
-        done = watch.wait_count(n, timeout)
-        seen = {k: v for k, v in watch.first.items() if k in created}
-        elapsed = (max(seen.values()) if done and seen else time.monotonic()) - t0
-    latencies = [seen[k] - created[k] for k in seen]
-    celigo_calls = bench.celigo.requests[celigo_mark:]
+        create(keys)
+        created_s = time.monotonic() - t0
+        done = watch.wait(lambda: watch.count("converged") >= n, timeout)
+        times = sorted(t - t0 for (_, s), t in watch.first.items() if s == "converged")
+    until = bench.audit_mark()
     return {
         "n": n,
-        "all_ready": done,
-        "ready": len(seen),
-        "apply_s": round(applied, 2),
-        "time_to_all_ready_s": round(elapsed, 2),
-        "latency_p50_s": round(percentile(latencies, 50), 2),
-        "latency_p95_s": round(percentile(latencies, 95), 2),
-        "latency_max_s": round(max(latencies), 2) if latencies else None,
-        "operator_cpu_s": round(cpu_seconds(bench.pid) - cpu0, 2),
-        "api_requests": _summary(bench.operator_requests(mark), n),
-        "celigo_calls": len(celigo_calls),
-        "celigo_429": sum(1 for r in celigo_calls if r.status == 429),
-        "emulator_get_ms": probe.summary(),
+        "all_converged": done,
+        "converged": len(times),
+        "created_s": round(created_s, 2),
+        "time_s": round(times[-1], 2) if done and times else None,
+        "requests": summary(bench.requests(user, mark, until), n),
+        "t0": t0,
+        "_marks": (mark, until),
     }
 
 
-class ApiProbe:
-    """One small GET per second from the bench while the operator works: how responsive the emulator is
-    (it shares the 2 cores), so a slow figure can be told apart from a slow emulator."""
-
-    def __init__(self, bench: Bench) -> None:
-        self.bench = bench
-        self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-probe", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            start = time.monotonic()
-            self.bench.core.read_namespace("celigo-operator", _preload_content=False)
-            self.samples.append((time.monotonic() - start) * 1000.0)
-
-    def __enter__(self) -> ApiProbe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def summary(self) -> dict[str, float]:
-        if not self.samples:
-            return {}
-        return {"p50": round(percentile(self.samples, 50), 1), "p95": round(percentile(self.samples, 95), 1),
-                "max": round(max(self.samples), 1)}
+def _public(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if not k.startswith("_") and k != "t0"}
 
 
-def scale_up(workdir: Path, n: int, env: Mapping[str, str], *, per_namespace: int, interval: str | None = None,
-             timeout: float = 240.0, profile: list[str] | None = None) -> dict[str, Any]:
-    """N resources created at once -> all Ready (fresh emulator and operator); RSS before and after.
-    With `profile` the operator runs under benchmarks.profile_operator (see there)."""
-    with bench_world(workdir / f"scale-{n}") as bench:
-        bench.start_operator("operator.log", env, profile)
-        startup = bench.wait_operator_started()
-        rss_empty = rss_mib(bench.pid)
-        keys = bench.layout("scale", n, per_namespace)
-        result = {"operator_startup_s": round(startup, 2), "rss_mib_empty": round(rss_empty, 1),
-                  **_create_and_wait(bench, keys, interval, timeout)}
-        if profile:
-            _dump_profile(bench.pid, profile)
-        _wait_quiet(bench, quiet=3.0, timeout=20.0)
-        result["rss_mib_ready"] = round(rss_mib(bench.pid), 1)
-        return result
-
-
-def _dump_profile(pid: int, profile: list[str]) -> None:
-    """Ask the profiled operator for its numbers now (SIGUSR1 for --cpu, a trigger file for --mem)."""
-    out = Path(profile[1])
-    if profile[0] == "--cpu":
-        os.kill(pid, signal.SIGUSR1)
-    else:
-        out.with_name(out.name + ".trigger").touch()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (out.exists() and out.stat().st_size):
-        time.sleep(0.5)
-
-
-def _wait_quiet(bench: Bench, quiet: float, timeout: float) -> None:
-    """Until the operator sent no write for `quiet` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = -1, time.monotonic()
-    mark = bench.log_mark()
-    while time.monotonic() < deadline:
-        writes = sum(v for k, v in bench.operator_requests(mark).items() if not k.startswith(("get", "list", "watch")))
-        if writes != last:
-            last, since = writes, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            return
-        time.sleep(0.25)
-
-
-def floor(workdir: Path, n: int, *, per_namespace: int, timeout: float = 240.0) -> dict[str, Any]:
-    """The same object writes the operator must make, by a bare client loop (8 threads, like the operator's
-    API pool): create the CRs, then per resource its Secret and Deployment, then, once its pods are
-    available, one status patch. Its only reads are one Deployment list per 50 ms poll."""
-    with bench_world(workdir / f"floor-{n}") as bench:
+# ---------------------------------------------------------------------------------------- the baselines
+def floor(workdir: Path, n: int, *, per_namespace: int, timeout: float) -> dict[str, Any]:
+    with bench_world(workdir / "floor") as bench:
+        token, _ = bench.service_account("floor")
+        client = api_client(bench.cp, token, "celigo-bench-floor")
+        core, apps, custom = k8s.CoreV1Api(client), k8s.AppsV1Api(client), k8s.CustomObjectsApi(client)
         keys = bench.layout("floor", n, per_namespace)
-        config = OperatorConfig()
-        creds = ConnectorCredentials(client_id="bench@tenant.conductor.one/x", client_secret="s", access_token="t")
-        version = manifests.credentials_version(b"k" * 32, creds)
-        spec = CeligoConnectorSpec.model_validate({"credentialsSecretRef": {"name": SOURCE_SECRET}})
-        status = {"observedGeneration": 1, "conditions": [
-            {"type": "Ready", "status": "True", "reason": "Ready", "message": "floor",
-             "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1}]}
-        mark = bench.log_mark()
-        t0 = time.monotonic()
-        created = bench.create_connectors(keys)
-
-        def children(key: str) -> None:
-            ns, name = key.split("/")
-            obj = bench.emu.get_object(f"{api.PLURAL}.{api.GROUP}", ns, name)
-            assert obj is not None
-            owner = Owner(name=name, namespace=ns, uid=obj["metadata"]["uid"])
-            secret = manifests.build_secret(owner, creds, version)
-            bench.core.create_namespaced_secret(ns, secret)
-            dep = manifests.build_deployment(owner, spec, config, secret["metadata"]["name"], version)
-            bench.apps.create_namespaced_deployment(ns, dep)
-
-        def patch(key: str) -> tuple[str, float]:
-            ns, name = key.split("/")
-            bench.custom.patch_namespaced_custom_object_status(
-                api.GROUP, api.VERSION, ns, api.PLURAL, name, {"status": status})
-            return key, time.monotonic()
-
-        list(bench.pool.map(children, keys))
-        children_s = time.monotonic() - t0
-        pending, ready = set(keys), dict[str, float]()
-        deadline = time.monotonic() + timeout
-        while pending and time.monotonic() < deadline:
-            deps = json.loads(bench.apps.list_deployment_for_all_namespaces(_preload_content=False).data)["items"]
-            available = []
-            for dep in deps:
-                meta = dep["metadata"]
-                key = f"{meta['namespace']}/{meta['name'].removesuffix(manifests.CHILD_SUFFIX)}"
-                if key in pending and (dep.get("status") or {}).get("availableReplicas", 0) >= 1:
-                    available.append(key)
-            ready.update(bench.pool.map(patch, available))
-            pending.difference_update(available)
-            if pending:
-                time.sleep(0.05)
-        elapsed = (max(ready.values()) if ready else time.monotonic()) - t0
-        latencies = [ready[k] - created[k] for k in ready]
-        counts = Counter(f"{r.verb} {r.resource}{'/' + r.subresource if r.subresource else ''}"
-                         for r in bench.emu.request_log[mark:] if r.user_agent.startswith(BENCH_UA)
-                         and r.verb not in ("get", "list", "watch"))
-        return {
-            "n": n,
-            "all_ready": not pending,
-            "children_written_s": round(children_s, 2),
-            "time_to_all_ready_s": round(elapsed, 2),
-            "latency_p50_s": round(percentile(latencies, 50), 2),
-            "latency_p95_s": round(percentile(latencies, 95), 2),
-            "writes": _summary(counts, n),
-        }
-
-
-# --------------------------------------------------------------------------- idle cost, memory, rotation
-def _rolled(version_of: Mapping[str, str]) -> Any:
-    """Predicate: a Deployment runs a credentials version other than its namespace's old one, fully rolled."""
-
-    def check(dep: Mapping[str, Any]) -> bool:
-        meta, spec, st = dep.get("metadata") or {}, dep.get("spec") or {}, dep.get("status") or {}
-        ann = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
-        old = version_of.get(meta.get("namespace", ""))
-        if old is None or ann.get(manifests.ANNOTATION_CREDENTIALS_VERSION) in (None, old):
-            return False
-        want = int(spec.get("replicas", 1))
-        return (st.get("observedGeneration", 0) >= meta.get("generation", 0)
-                and st.get("updatedReplicas", 0) >= want and st.get("availableReplicas", 0) >= want
-                and st.get("replicas", 0) <= want)
-
-    return check
-
-
-def _versions(bench: Bench, namespaces: list[str]) -> dict[str, str]:
-    out = {}
-    for ns in namespaces:
-        deps = bench.emu.list_objects("deployments.apps", ns)
-        ann = deps[0]["spec"]["template"]["metadata"]["annotations"]
-        out[ns] = ann[manifests.ANNOTATION_CREDENTIALS_VERSION]
-    return out
-
-
-def _rotate(bench: Bench, namespaces: list[str], expected: int, timeout: float) -> dict[str, Any]:
-    """Replace the source Secret of every namespace at once; time until every Deployment rolled."""
-    with bench.watch_deployments(_rolled(_versions(bench, namespaces))) as watch:
-        t0 = time.monotonic()
-        for ns in namespaces:
-            bench.put_source_secret(ns, token=bench.celigo.add_token("us"))
-        done = watch.wait_count(expected, timeout)
-        times = sorted(v - t0 for v in watch.first.values())
-    return {
-        "resources": expected,
-        "all_rolled": done,
-        "first_s": round(times[0], 2) if times else None,
-        "p50_s": round(percentile(times, 50), 2),
-        "all_s": round(times[-1], 2) if done else None,
-    }
-
-
-def steady_state(workdir: Path, n: int, env: Mapping[str, str], *, per_namespace: int, interval: str,
-                 interval_s: float, tick_s: float, windows: int, timeout: float = 240.0) -> dict[str, Any]:
-    """One world for the small figures: scale-up of N with a short health interval, then idle cost over
-    `windows` health intervals, memory at 0 and N, then rotation of 1 resource and of N together."""
-    with bench_world(workdir / f"steady-{n}") as bench:
-        bench.start_operator("operator.log", env)
-        startup = bench.wait_operator_started()
-        time.sleep(1.0)
-        rss_empty = rss_mib(bench.pid)
-        solo = bench.layout("solo", 1, 1)
-        keys = bench.layout("steady", n, per_namespace)
-        bench.create_connectors(solo, interval)
-        scale = {"operator_startup_s": round(startup, 2), **_create_and_wait(bench, keys, interval, timeout)}
-
-        # Idle: every resource Ready, children rolled; let one more tick pass so the window starts clean.
-        time.sleep(tick_s + 2.0)
-        window = windows * interval_s
-        mark, celigo_mark = bench.log_mark(), len(bench.celigo.requests)
-        cpu0 = cpu_seconds(bench.pid)
-        time.sleep(window)
-        requests = bench.operator_requests(mark)
-        calls = bench.celigo.requests[celigo_mark:]
-        total = n + 1
-        writes = {k: v for k, v in requests.items() if not k.startswith(("get ", "list ", "watch "))}
-        reads = sum(v for k, v in requests.items() if k.startswith(("get ", "list ")))
-        child_writes = sum(v for k, v in writes.items() if k.split()[1] in ("secrets", "deployments"))
-        status_writes = sum(v for k, v in writes.items() if k.endswith("/status"))
-        checks = sum(1 for r in calls if r.path == "/v1/tokenInfo")
-        idle = {
-            "resources": total,
-            "health_interval_s": interval_s,
-            "tick_interval_s": tick_s,
-            "window_s": window,
-            "writes": dict(writes),
-            "child_writes": child_writes,
-            "status_writes": status_writes,
-            "status_writes_per_resource_hour": round(status_writes / total * 3600.0 / window, 2),
-            "reads_per_resource_interval": round(reads / total / windows, 2),
-            "reads": {k: v for k, v in requests.items() if k.startswith(("get ", "list "))},
-            "health_checks": checks,
-            "celigo_calls": len(calls),
-            "celigo_calls_per_check": round(len(calls) / checks, 2) if checks else None,
-            "celigo_429": sum(1 for r in calls if r.status == 429),
-            "operator_cpu_percent": round(100.0 * (cpu_seconds(bench.pid) - cpu0) / window, 2),
-        }
-        memory = {"rss_mib_0": round(rss_empty, 1), f"rss_mib_{total}": round(rss_mib(bench.pid), 1)}
-
-        rotation = {
-            "one": _rotate(bench, [solo[0].split("/")[0]], 1, timeout=tick_s * 3 + 30),
-            "many": _rotate(bench, sorted({k.split("/")[0] for k in keys}), n, timeout=tick_s * 3 + 60),
-        }
-        return {"scale": scale, "idle": idle, "memory": memory, "rotation": rotation}
-
-
-def observed(obj: Mapping[str, Any]) -> bool:
-    """The operator wrote a status for the current generation (Ready or not)."""
-    status = obj.get("status") or {}
-    return status.get("observedGeneration") == (obj.get("metadata") or {}).get("generation")
-
-
-def watched_memory(workdir: Path, n: int, env: Mapping[str, str], *, per_namespace: int,
-                   timeout: float = 240.0) -> dict[str, Any]:
-    """RSS with N resources watched. They are suspended (the operator reads, checks Celigo and writes status
-    but creates no children), because the emulator's simulated workload controller cannot hold N Deployments
-    within the time budget. Every resource shares one Celigo token: the create-time checks are also a
-    burst of 3N calls against one account's rate limit, made by the real operator process."""
-    with bench_world(workdir / f"watched-{n}") as bench:
-        bench.start_operator("operator.log", env)
-        bench.wait_operator_started()
-        time.sleep(1.0)
-        rss_empty = rss_mib(bench.pid)
-        keys = bench.layout("watched", n, per_namespace)
-        mark, celigo_mark = bench.log_mark(), len(bench.celigo.requests)
 
         def one(key: str) -> None:
             ns, name = key.split("/")
-            body = bench.connector_body(name)
-            body["spec"]["suspend"] = True
-            bench.custom.create_namespaced_custom_object(api.GROUP, api.VERSION, ns, api.PLURAL, body)
+            obj = custom.create_namespaced_custom_object(api.GROUP, api.VERSION, ns, api.PLURAL,
+                                                         bench.connector_body(name))
+            write_children(core, apps, ns, name, obj["metadata"]["uid"])
+            patch_status(custom, ns, name, int(obj["metadata"].get("generation") or 1))
 
-        with bench.watch_connectors(observed) as watch:
-            t0 = time.monotonic()
-            list(bench.pool.map(one, keys))
-            done = watch.wait_count(n, timeout)
-            elapsed = time.monotonic() - t0
-        _wait_quiet(bench, quiet=3.0, timeout=20.0)
-        calls = bench.celigo.requests[celigo_mark:]
-        return {
-            "n": n,
-            "all_observed": done,
-            "observed": len(watch.first),
-            "time_to_all_observed_s": round(elapsed, 2),
-            "rss_mib_0": round(rss_empty, 1),
-            f"rss_mib_{n}": round(rss_mib(bench.pid), 1),
-            "api_requests": _summary(bench.operator_requests(mark), n),
-            "celigo_calls": len(calls),
-            "celigo_429": sum(1 for r in calls if r.status == 429),
-        }
+        try:
+            return _public(_converge(bench, keys, lambda ks: list(bench.pool.map(one, ks)), timeout,
+                                     sa_user(BENCH_NS, "floor")))
+        finally:
+            client.close()
+
+
+def kopf_minimal(workdir: Path, n: int, *, per_namespace: int, timeout: float) -> dict[str, Any]:
+    with bench_world(workdir / "kopf") as bench:
+        user = sa_user(BENCH_NS, "kopf-minimal")
+        _, kubeconfig = bench.service_account("kopf-minimal")
+        keys = bench.layout("kopf", n, per_namespace)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")} | {"KUBECONFIG": str(kubeconfig)}
+        mark = bench.audit_mark()
+        proc = bench.start_process(KopfMinimal(env, bench.workdir / "kopf.log"))
+        startup = bench.wait_watching(user, api.PLURAL, mark, proc)
+        time.sleep(2.0)
+        rss0 = rss_mib(_pid(proc))
+        result = _public(_converge(bench, keys, bench.create_connectors, timeout, user))
+        result.update(startup_s=round(startup, 2), rss_mib_empty=round(rss0, 1),
+                      rss_mib_converged=round(rss_mib(_pid(proc)), 1))
+        return result
+
+
+# ------------------------------------------------------------------------------------------ the operator
+def _window(bench: Bench, seconds: float, resources: int) -> dict[str, Any]:
+    """The operator's requests over `seconds` of nothing changing: per resource per second, fixed traffic
+    (Lease renewals, watches (re)opened) apart."""
+    mark = bench.audit_mark()
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    until = bench.audit_mark()
+    window = time.monotonic() - t0
+    counts = bench.requests(OPERATOR_USER, mark, until)
+    scaling = Counter({k: v for k, v in counts.items() if not is_fixed(k)})
+    fixed = Counter({k: v for k, v in counts.items() if is_fixed(k)})
+    return {
+        "resources": resources,
+        "window_s": round(window, 1),
+        "requests": dict(sorted(scaling.items())),
+        "fixed": dict(sorted(fixed.items())),
+        "per_resource_per_s": round(sum(scaling.values()) / resources / window, 5),
+        "fixed_per_s": round(sum(fixed.values()) / window, 3),
+    }
+
+
+def _ready(obj: dict[str, Any]) -> str | None:
+    return "ready" if converged(obj) and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in (obj.get("status") or {}).get("conditions") or []
+    ) else None
+
+
+def operator(workdir: Path, n: int, *, per_namespace: int, timeout: float, settle: float, idle_window: float,
+             takeover_timeout: float) -> dict[str, Any]:
+    with bench_world(workdir / "operator") as bench:
+        kubeconfig = bench.install_operator_rbac()
+        keys = bench.layout("op", n, per_namespace)
+        ha = {"CELIGO_OPERATOR_LEADER_ELECTION": "true"}
+        mark = bench.audit_mark()
+        leader = bench.start_process(OperatorProcess(
+            bench.operator_env(kubeconfig, CELIGO_OPERATOR_IDENTITY="replica-a", **ha), bench.workdir / "a.log"))
+        startup = bench.wait_watching(OPERATOR_USER, api.PLURAL, mark, leader)
+        time.sleep(2.0)
+        out: dict[str, Any] = {"startup_s": round(startup, 2), "rss_mib_empty": round(rss_mib(_pid(leader)), 1)}
+
+        with bench.watch_connectors(_ready) as ready:
+            conv = _converge(bench, keys, bench.create_connectors, timeout, OPERATOR_USER)
+            out["convergence"] = _public(conv)
+            # RSS 60 s after convergence; meanwhile the pods come up and Ready is reported.
+            wait = conv["t0"] + (conv["time_s"] or 0.0) + settle - time.monotonic()
+            time.sleep(max(0.0, wait))
+            out["rss_mib_converged_60s"] = round(rss_mib(_pid(leader)), 1)
+            all_ready = ready.wait(lambda: ready.count("ready") >= n, timeout)
+            out["all_ready"] = all_ready
+            out["all_ready_s"] = round(max(ready.first.values()) - conv["t0"], 2) if all_ready else None
+        out["quiet_wait_s"] = round(bench.wait_quiet(OPERATOR_USER, quiet=5.0, timeout=60.0), 1)
+        until = bench.audit_mark()
+        out["requests_until_ready"] = summary(bench.requests(OPERATOR_USER, conv["_marks"][0], until), n)
+        out["rss_mib_ready"] = round(rss_mib(_pid(leader)), 1)
+
+        # The second replica, a standby: it only polls the Lease (fixed traffic in the idle window).
+        standby = bench.start_process(OperatorProcess(
+            bench.operator_env(kubeconfig, CELIGO_OPERATOR_IDENTITY="replica-b", **ha), bench.workdir / "b.log"))
+        time.sleep(5.0)
+        out["idle"] = _window(bench, idle_window, n)
+        out["finalizers"] = sum(1 for o in _connectors(bench) if o["metadata"].get("finalizers"))
+        out["leader_before_kill"] = bench.lease_holder()
+        out["takeover"] = _takeover(bench, leader, standby, keys, takeover_timeout)
+        return out
+
+
+def _takeover(bench: Bench, leader: OperatorProcess, standby: OperatorProcess, keys: list[str],
+              timeout: float) -> dict[str, Any]:
+    """SIGKILL the leader, change a source Secret in the gap; until the standby rolled it."""
+    ns = keys[0].split("/")[0]
+    names = {k for k in keys if k.startswith(ns + "/")}
+    with bench.watch_deployments() as deps:
+        deps.wait(lambda: len([k for k in deps.latest if k.split("/")[0] == ns]) >= len(names), 30)
+        old = {k: v for k, v in deps.latest.items() if k.split("/")[0] == ns}
+        t0 = time.monotonic()
+        os.kill(_pid(leader), signal.SIGKILL)
+        bench.replace_source_secret(ns)
+        holder_at = None
+        while time.monotonic() - t0 < timeout and holder_at is None:
+            if bench.lease_holder() == "replica-b":
+                holder_at = time.monotonic() - t0
+            else:
+                time.sleep(0.5)
+        done = deps.wait_changed(old, max(1.0, timeout - (time.monotonic() - t0)))
+        applied = [t - t0 for (k, s), t in deps.first.items() if k in old and s != old[k]]
+    return {
+        "deployments": len(old),
+        "applied": done,
+        "lease_taken_s": round(holder_at, 2) if holder_at is not None else None,
+        "applied_s": round(max(applied), 2) if done and applied else None,
+        "lease_duration_s": 15.0,
+        "standby_running": standby.running,
+    }
+
+
+# -------------------------------------------------------------------------------- latency and Pending
+def _changes(bench: Bench, deps: Watcher, spaces: list[str], changes: int, timeout: float) -> dict[str, Any]:
+    """`changes` source Secret changes, one at a time, round-robin over `spaces`: seconds until every
+    Deployment of the namespace carries a new template version."""
+    samples: list[float] = []
+    for i in range(changes):
+        ns = spaces[i % len(spaces)]
+        old = {k: v for k, v in deps.latest.items() if k.split("/")[0] == ns}
+        t0 = time.monotonic()
+        bench.replace_source_secret(ns)
+        if not deps.wait_changed(old, timeout):
+            break
+        samples.append(max(deps.first[(k, deps.latest[k])] for k in old) - t0)
+        time.sleep(1.0)
+    return {
+        "changes": changes,
+        "done": len(samples),
+        "deployments_per_change": len(old) if changes else 0,
+        "p50_s": percentile(samples, 50),
+        "p95_s": percentile(samples, 95),
+        "max_s": round(max(samples), 2) if samples else None,
+    }
+
+
+def latency_and_pending(workdir: Path, sizes: list[int], *, per_namespace: int, changes: int, timeout: float,
+                        pending_window: float) -> dict[str, Any]:
+    """One operator (deploy/'s defaults: one replica), first with 1 connector, then with `sizes[1]` more."""
+    with bench_world(workdir / "latency") as bench:
+        kubeconfig = bench.install_operator_rbac()
+        mark = bench.audit_mark()
+        proc = bench.start_process(OperatorProcess(bench.operator_env(kubeconfig), bench.workdir / "op.log"))
+        bench.wait_watching(OPERATOR_USER, api.PLURAL, mark, proc)
+        out: dict[str, Any] = {"latency": []}
+        total = 0
+        with bench.watch_deployments() as deps:
+            for n in sizes:
+                keys = bench.layout(f"lat{n}", n, per_namespace)
+                conv = _converge(bench, keys, bench.create_connectors, timeout, OPERATOR_USER)
+                total += n
+                deps.wait(lambda want=total: len(deps.latest) >= want, timeout)
+                bench.wait_quiet(OPERATOR_USER, quiet=3.0, timeout=60.0)
+                spaces = sorted({k.split("/")[0] for k in keys})
+                out["latency"].append({"n": n, "resources": total, "converged_s": conv["time_s"],
+                                       **_changes(bench, deps, spaces, changes, timeout=60.0)})
+        # Pending: cordon the node and drain it; the Deployments' new pods find no room.
+        bench.sim.cordon()
+        for ns in _namespaces(bench):
+            if ns.startswith("lat"):
+                bench.core.delete_collection_namespaced_pod(ns)
+        settle = bench.wait_quiet(OPERATOR_USER, quiet=10.0, timeout=120.0)
+        not_ready = _count_not_ready(bench)
+        out["pending"] = {"settle_s": round(settle, 1), "not_ready": not_ready,
+                          **_window(bench, pending_window, total)}
+        return out
+
+
+def _namespaces(bench: Bench) -> list[str]:
+    return [ns.metadata.name for ns in bench.core.list_namespace().items]
+
+
+def _connectors(bench: Bench) -> list[dict[str, Any]]:
+    return list(bench.custom.list_cluster_custom_object(api.GROUP, api.VERSION, api.PLURAL)["items"])
+
+
+def _count_not_ready(bench: Bench) -> int:
+    return sum(1 for o in _connectors(bench) if _ready(o) is None)
+

@@ -94,6 +94,7 @@ class PodSimulator:
         self._threads: list[threading.Thread] = []
         self._bound_at: dict[str, float] = {}  # pod uid -> when it was bound
         self._restart_due: dict[str, float] = {}  # crash-looping pod uid -> when it next "restarts"
+        self._cordoned = False  # the node's spec.unschedulable, as the scheduler stand-in reads it
         self._http = cp.http(cp.kubelet_token, timeout=15.0)
         self.errors = 0
 
@@ -112,6 +113,20 @@ class PodSimulator:
         with self._cond:
             self._modes.pop((namespace, deployment), None)
         self._requeue_namespace(namespace)
+
+    def cordon(self, unschedulable: bool = True) -> None:
+        """`kubectl cordon` (or uncordon) of the simulated node: spec.unschedulable, which the scheduler
+        stand-in honours, so new pods stay Pending (`Unschedulable`: a cluster with no room for them)."""
+        resp = self._http.patch(
+            f"/api/v1/nodes/{self.node}",
+            json={"spec": {"unschedulable": True if unschedulable else None}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        resp.raise_for_status()
+        with self._cond:
+            self._cordoned = unschedulable
+            for key in self._pods:
+                self._push(key, 0.0)
 
     def start(self) -> PodSimulator:
         self._register_node()
@@ -301,6 +316,8 @@ class PodSimulator:
     # ---- scheduler -------------------------------------------------------------------------------
     def _unfit(self, pod: dict) -> str:
         spec = pod.get("spec") or {}
+        if self._cordoned:
+            return "1 node(s) were unschedulable"
         for k, v in (spec.get("nodeSelector") or {}).items():
             if self.labels.get(k) != v:
                 return "1 node(s) didn't match Pod's node affinity/selector"
