@@ -615,7 +615,8 @@ _shared_lock = threading.Lock()
 _handlers_installed = False
 
 
-def _stop_shared() -> None:
+def stop_shared() -> None:
+    """Stop the process's control plane now (a test session's end); shared() starts a new one if asked again."""
     global _shared
     cp, _shared = _shared, None
     if cp is not None:
@@ -623,7 +624,7 @@ def _stop_shared() -> None:
 
 
 def _on_signal(signum: int, frame: Any) -> None:
-    _stop_shared()
+    stop_shared()
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     signal.signal(signum, signal.SIG_DFL)
@@ -640,7 +641,7 @@ def shared(crds: Sequence[Path] = ()) -> ControlPlane:
         if _shared is not None:
             _shared.stop()
         if not _handlers_installed:
-            atexit.register(_stop_shared)
+            atexit.register(stop_shared)
             if threading.current_thread() is threading.main_thread():
                 for sig in (signal.SIGTERM, signal.SIGHUP):
                     if signal.getsignal(sig) in (signal.SIG_DFL, None):

@@ -60,7 +60,8 @@ def test_rotate_now_rotates_rolls_and_revokes_the_old(w: World) -> None:
     assert values["BATON_CELIGO_ACCESS_TOKEN"] == s.token
     assert rot["credentialSource"] == "Operator" and rot.get("trigger") is None
     assert rot["conductorOne"].get("previous") is None
-    cond = w.condition(s.ns, "celigo", "Rotation")
+    # the rotation journal (status.rotation) is written at each step, the conditions with the pass's status
+    cond = w.wait_condition(s.ns, "celigo", "Rotation", "True")
     assert cond and cond["status"] == "True" and "ignored" in cond["message"]
     obj = w.get(s.ns)
     assert "celigo-operator.io/revoke-credential" in obj["metadata"].get("finalizers", [])

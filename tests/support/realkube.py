@@ -39,6 +39,17 @@ def shared_simulator(cp: controlplane.ControlPlane | None = None) -> PodSimulato
         return _sim
 
 
+def stop_shared() -> None:
+    """The control plane, then the simulated node, whose watch ends with it (a session's end, in each xdist
+    worker)."""
+    global _sim
+    with _lock:
+        sim, _sim = _sim, None
+    controlplane.stop_shared()
+    if sim is not None:
+        sim.stop()
+
+
 class RealCluster:
     """What e2e tests reach through `w.emu` on the real control plane: the same names as the emulator's
     (`request_log` from the audit log, `workload` = the simulated kubelet, `settings.rollout_delay`)."""
