@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import socket
 from pathlib import Path
 
 import pytest
 import yaml
+from kubernetes import client as k8s
 
+from celigo_operator import preflight
 from celigo_operator.config import OperatorConfig
 from celigo_operator.preflight import EXIT_SETUP, required_access
 from celigo_testkit.harness import Kubectl, OperatorProcess, wait_for
@@ -74,6 +78,18 @@ def test_settings_that_widen_the_pod_policy_past_what_the_operator_manages_stop_
         assert "CELIGO_OPERATOR_DEFAULT_IMAGE" in lines[1]
         assert "CELIGO_OPERATOR_ALLOWED_ARGS may not allow --client-secret" in lines[2]
         assert "Traceback" not in op.log()
+
+
+def test_an_unreachable_api_server_is_left_to_the_operators_retries(caplog: pytest.LogCaptureFixture) -> None:
+    """Not a setup error: no exit code 2 for what may pass by itself (a warning, then the operator starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    cfg = k8s.Configuration()
+    cfg.host = f"http://127.0.0.1:{port}"
+    with caplog.at_level(logging.WARNING, logger="celigo_operator.preflight"):
+        assert preflight.check(k8s.ApiClient(cfg), OperatorConfig()) == []
+    assert "setup not fully checked before start" in caplog.text and "MaxRetryError" in caplog.text
 
 
 @pytest.mark.parametrize(
