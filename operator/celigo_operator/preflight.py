@@ -92,9 +92,13 @@ class Unchecked(Exception):
     """The API could not be asked (unreachable, 5xx): not a setup error, the operator retries by itself."""
 
 
+#: Seconds per request of the check (an API server that accepts but never answers must not hang the start).
+TIMEOUT = 30.0
+
+
 def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
-        return fn(*args, **kwargs)
+        return fn(*args, _request_timeout=TIMEOUT, **kwargs)
     except ApiException as exc:
         if exc.status in (401,):
             raise SetupProblem(
