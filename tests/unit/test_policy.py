@@ -304,3 +304,28 @@ def test_settings_parse_from_the_environment() -> None:
     assert cfg.allowed_args == ("--skip-full-sync", "--otel-collector-endpoint")
     assert cfg.allowed_extra_env == ("HTTPS_PROXY", "NO_PROXY")
     assert check_config(cfg) == []
+
+
+# --- doctor --policy (pure part) ----------------------------------------------------------------------
+
+
+def test_doctor_lists_refusals_and_specs_the_models_no_longer_accept() -> None:
+    from celigo_operator.doctor import policy_refusals
+
+    def obj(name: str, **spec: Any) -> dict[str, Any]:
+        return {
+            "metadata": {"namespace": "ns", "name": name},
+            "spec": {"credentialsSecretRef": {"name": "c"}, **spec},
+        }
+
+    stored = [
+        obj("good"),
+        obj("svc", args=["service"]),
+        obj("old", region="mars"),  # stored under an older CRD, refused by this release's models
+    ]
+    refused = policy_refusals(stored, CFG)
+    assert [(key, reason) for key, reason, _ in refused] == [
+        ("ns/svc", "InvalidSpec"),
+        ("ns/old", "InvalidSpec"),
+    ]
+    assert refused[1][2].startswith("spec.region: ")
