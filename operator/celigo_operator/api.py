@@ -153,14 +153,8 @@ class HealthServer(_Model):
 _ASCII = {"pattern": r"^[ -~]*$"}
 LabelValue = Annotated[str, Field(max_length=63, pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")]
 #: A label or annotation key (prefix/name, the qualified-name syntax).
-LabelKey = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=MAX_KEY,
-        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
-    ),
-]
+_QUALIFIED_NAME = r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+LabelKey = Annotated[str, Field(min_length=1, max_length=MAX_KEY, pattern=f"^{_QUALIFIED_NAME}$")]
 FreeText = Annotated[str, Field(max_length=MAX_TEXT_VALUE, json_schema_extra=_ASCII)]
 
 
@@ -278,7 +272,9 @@ class Affinity(_Model):
 class Toleration(_Model):
     """A pod toleration, as in core/v1."""
 
-    key: LabelKey | None = Field(None, description="Taint key.")
+    key: Annotated[str, Field(max_length=MAX_KEY, pattern=f"^({_QUALIFIED_NAME})?$")] | None = Field(
+        None, description="Taint key (empty with Exists: every taint)."
+    )
     operator: Literal["Exists", "Equal"] | None = Field(None, description="Exists or Equal.")
     value: LabelValue | None = Field(None, description="Taint value.")
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(None, description="Effect.")

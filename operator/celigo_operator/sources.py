@@ -106,7 +106,9 @@ def read_keys(
     where = f"Secret {namespace}/{name}"
     checked = opted_in_secret(secret, namespace, name)
     reasons = list(malformed or ["MalformedValue"] * len(keys))
-    values, missing, bad = [], [], []
+    values: list[str] = []
+    missing: list[tuple[str, CredentialProblem]] = []
+    bad: list[tuple[str, CredentialProblem]] = []
     for key, reason in zip(keys, reasons, strict=True):
         try:
             values.append(decode_key(checked, where, key, reason))
