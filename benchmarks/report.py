@@ -128,10 +128,12 @@ def machine_line(results: dict[str, Any]) -> str:
     def load(values: list[float]) -> str:
         return " / ".join(_fmt(float(v)) for v in values) or NA
 
+    steps = ", ".join(f"{s['step']} {_fmt(float(s['load_1min']))}" for s in m.get("load_at_steps") or [])
     return (f"Machine: {m['nproc']} CPUs, {m['memory_gib']} GiB, Python {m['python']}, kopf {m['kopf']}, "
             f"kube-apiserver {m.get('kubernetes', NA)} (commit {m['commit'] or NA}, {results['generated_at']}). "
-            f"Load average (1/5/15 min) {load(before)} before the run and {load(after)} after it; "
-            f"the run took {_fmt(results['duration_s'], ' s')}.")
+            f"Load average (1/5/15 min) {load(before)} before the run and {load(after)} after it"
+            + (f"; 1-min load as each scenario started: {steps}" if steps else "")
+            + f"; the run took {_fmt(results['duration_s'], ' s')}.")
 
 
 def readme_section(results: dict[str, Any]) -> str:
@@ -210,8 +212,12 @@ tracemalloc, to explain a figure.
 ### Limits of the measurement
 - The machine is shared: the load average before and after the run is in the JSON and above; compare wall
   times between runs with that in mind.
-- kube-controller-manager runs with its default client rate (20 requests/s per controller), as in a real
-  cluster, so ReplicaSets and Pods for {n} Deployments trail convergence; "all Ready" includes that.
+- kube-controller-manager runs with its client rate raised to 100 requests/s (burst 200) per controller
+  from the default 20/s, as large clusters do: at the default, creating ReplicaSets and Pods for {n}
+  Deployments alone takes minutes, which the bench would spend waiting for the cluster. Convergence does not
+  wait for pods; "all Ready" (before the idle window) does.
+- The simulated node, the fake Celigo and the bench's stopwatch watches run in the bench process on the
+  same 2 cores as the control plane and the process under test, in every scenario alike.
 - The fake Celigo answers from the bench process; the fake's latency is 0.
 """
 

@@ -20,10 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from kubernetes import client as k8s
 
 from celigo_operator import api
-from celigo_testkit.harness import OperatorProcess
+from celigo_testkit.harness import OperatorProcess, wait_for
 
 from .env import (
     BENCH_NS,
@@ -184,12 +185,28 @@ def operator(workdir: Path, n: int, *, per_namespace: int, timeout: float, settl
         # The second replica, a standby: it only polls the Lease (fixed traffic in the idle window).
         standby = bench.start_process(OperatorProcess(
             bench.operator_env(kubeconfig, CELIGO_OPERATOR_IDENTITY="replica-b", **ha), bench.workdir / "b.log"))
-        time.sleep(5.0)
+        out["standby_up_s"] = round(_wait_healthy(standby), 1)
+        bench.wait_quiet(OPERATOR_USER, quiet=5.0, timeout=60.0)  # its startup requests are not idle traffic
         out["idle"] = _window(bench, idle_window, n)
         out["finalizers"] = sum(1 for o in _connectors(bench) if o["metadata"].get("finalizers"))
         out["leader_before_kill"] = bench.lease_holder()
         out["takeover"] = _takeover(bench, leader, standby, keys, takeover_timeout)
         return out
+
+
+def _wait_healthy(proc: OperatorProcess, timeout: float = 120.0) -> float:
+    """Until the process answers its liveness endpoint (a standby serves it while it waits for the Lease)."""
+    url = proc.env["CELIGO_OPERATOR_LIVENESS_ENDPOINT"]
+    start = time.monotonic()
+
+    def up() -> bool:
+        try:
+            return httpx.get(url, timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, timeout, 0.5, what=f"{url} answering")
+    return time.monotonic() - start
 
 
 def _takeover(bench: Bench, leader: OperatorProcess, standby: OperatorProcess, keys: list[str],
