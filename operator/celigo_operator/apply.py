@@ -15,7 +15,6 @@ from celigo_operator.conditions import Cond, utcnow
 from celigo_operator.config import OperatorConfig
 from celigo_operator.kube import Kube, KubeError
 from celigo_operator.manifests import ConnectorCredentials, Owner
-from celigo_operator.observe import pod_problem
 from celigo_operator.outcome import Event
 from celigo_operator.waves import WaveGate
 
@@ -153,9 +152,11 @@ class Applier:
         if not self.kube.cached:
             return True  # no pod cache: listing pods costs what reading the Secret does
         selector = ",".join(f"{k}={v}" for k, v in manifests.selector_labels(owner).items())
-        pods = await self.kube.list_pods(owner.namespace, selector)
-        problem = pod_problem(pods)
-        return problem is not None and problem.reason == "CreateContainerConfigError"
+        return any(
+            ((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CreateContainerConfigError"
+            for pod in await self.kube.list_pods(owner.namespace, selector)
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []
+        )
 
     def forget(self, uid: str) -> None:
         """The connector is gone: drop what this process knows of its Secrets."""

@@ -110,7 +110,7 @@ class CachedKube(Kube):
             PODS: (self._core.list_pod_for_all_namespaces, self._core.list_namespaced_pod),
             SECRETS: (self._core.list_secret_for_all_namespaces, self._core.list_namespaced_secret),
         }
-        scopes = list(namespaces) or [None]
+        scopes: list[str | None] = [*namespaces] or [None]
         for kind, (everywhere, namespaced) in listers.items():
             for ns in scopes:
                 args = (ns,) if ns is not None else ()
@@ -121,7 +121,7 @@ class CachedKube(Kube):
                     self.observe(kind, None, item)
                     self.unconfirmed[kind].add(_key(meta.get("namespace", ""), meta.get("name", "")))
         self.confirm_by = time.monotonic() + CONFIRM_GRACE
-        self.synced = True
+        self.synced = self.cached = True
 
     def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any], *, confirm: bool = True) -> None:
         cache = self.store.get(kind)
@@ -172,10 +172,6 @@ class CachedKube(Kube):
             return None
         self.hits[kind] += 1
         return copy.deepcopy(found)
-
-    @property  # type: ignore[override]
-    def cached(self) -> bool:
-        return self.synced
 
     # --- reads --------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from celigo_testkit.harness import wait_for
 from e2e.test_events_controller import ours, quiet
 
 from support.world import World, world
@@ -60,3 +61,16 @@ def test_events_are_one_per_transition(w: World) -> None:
     reasons = sorted(e.get("reason") for e in w.events(ns))
     # The Deployment created; Ready (the rollout in progress in between is not news).
     assert reasons == ["Created", "Ready"], reasons
+
+
+def test_a_credentials_secret_not_read_every_pass_is_still_recreated_when_a_pod_needs_it(w: World) -> None:
+    ns = w.namespace("budget")
+    w.put_secret(ns, w.credentials())
+    w.create_connector(ns)
+    secret = w.wait_ready(ns, timeout=60)["status"]["credentials"]["secretName"]
+    w.core.delete_namespaced_secret(secret, ns)
+    for pod in w.pods(ns):  # a new pod cannot start without it (CreateContainerConfigError)
+        w.core.delete_namespaced_pod(pod["metadata"]["name"], ns)
+    wait_for(lambda: [s for s in w.owned_secrets(ns) if s["metadata"]["name"] == secret], 60, what="secret restored")
+    w.wait_condition(ns, "celigo", "ConnectorAvailable", "True", timeout=60)
+    w.wait_ready(ns, timeout=60)
