@@ -35,7 +35,7 @@ from celigo_testkit.controlplane import AuditRecord, ControlPlane, free_port
 from celigo_testkit.credentials import generate_client_credentials
 from celigo_testkit.fake_celigo import FakeCeligo
 from celigo_testkit.harness import Kubectl, OperatorProcess, operator_env, wait_for
-from celigo_testkit.podsim import PodSimulator
+from celigo_testkit.podsim import PodSimulator, SimSettings
 
 from .writes import SOURCE_SECRET
 
@@ -421,7 +421,7 @@ def bench_world(workdir: Path) -> Iterator[Bench]:
     workdir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         cp = stack.enter_context(BenchControlPlane())
-        sim = stack.enter_context(PodSimulator(cp))
+        sim = stack.enter_context(PodSimulator(cp, settings=SimSettings(workers=4)))
         celigo = stack.enter_context(FakeCeligo())
         bench = Bench(cp, sim, celigo, workdir)
         stack.callback(bench.close)

@@ -201,7 +201,7 @@ Each scenario gets a fresh control plane, so none inherits another's objects or 
 
 ### Reproduce
 ```
-make bench                                              # the full run (N=1000); about 15 minutes on 2 cores
+make bench                  # the full run (N={n}); the one above took {_fmt(results['duration_s'] / 60.0, ' min')}
 make bench BENCH_ARGS="--n 50 --latency-sizes 1,20 --changes 5 --idle-window 20 --pending-window 20"
 .venv/bin/python -m benchmarks.run --only operator --n 200 --out /tmp/bench   # one scenario
 .venv/bin/python -m benchmarks.run --celigo-client     # also the embedded Celigo client figures (JSON only)

@@ -51,6 +51,7 @@ def _quantity(value: Any) -> float:
 class SimSettings:
     ready_delay: float = 0.05  # bound -> Running/Ready
     retry_interval: float = 1.0  # how often a failing pod is looked at again (restart counts, config back)
+    workers: int = 1  # pods synced at once (a kubelet per node runs in parallel; the bench's 1000 pods need it)
 
     # the emulator's name for the same knob, so tests can set either
     @property
@@ -95,6 +96,7 @@ class PodSimulator:
         self._bound_at: dict[str, float] = {}  # pod uid -> when it was bound
         self._restart_due: dict[str, float] = {}  # crash-looping pod uid -> when it next "restarts"
         self._cordoned = False  # the node's spec.unschedulable, as the scheduler stand-in reads it
+        self._inflight: set[Key] = set()  # pods a worker is syncing now (never two workers on one pod)
         self._http = cp.http(cp.kubelet_token, timeout=15.0)
         self.errors = 0
 
@@ -130,7 +132,7 @@ class PodSimulator:
 
     def start(self) -> PodSimulator:
         self._register_node()
-        for target in (self._watch_loop, self._work_loop):
+        for target in (self._watch_loop, *[self._work_loop] * max(1, self.settings.workers)):
             t = threading.Thread(target=target, name=f"podsim-{target.__name__}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -265,20 +267,26 @@ class PodSimulator:
                         if self._scheduled.get(key) != due:
                             continue  # superseded by an earlier push of the same key
                         del self._scheduled[key]
+                        if key in self._inflight:  # another worker has it: look again right after
+                            self._push(key, 0.01)
+                            continue
                         pod = self._pods.get(key)
+                        self._inflight.add(key)
                         break
                     self._cond.wait(min(1.0, self._due[0][0] - now) if self._due else 1.0)
                 else:
                     return
-            if pod is None:
-                continue
             try:
-                self._sync(key, pod)
+                if pod is not None:
+                    self._sync(key, pod)
             except httpx.HTTPError as exc:
                 log.debug("podsim sync %s: %s", key, exc)
                 self.errors += 1
                 with self._cond:
                     self._push(key, 0.5)
+            finally:
+                with self._cond:
+                    self._inflight.discard(key)
 
     def _sync(self, key: Key, pod: dict) -> None:
         meta, spec = pod["metadata"], pod.get("spec") or {}

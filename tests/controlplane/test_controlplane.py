@@ -136,6 +136,31 @@ def test_a_pod_that_fits_no_node_stays_pending(cp: controlplane.ControlPlane, si
         assert pod["status"]["phase"] == "Pending" and not pod["spec"].get("nodeName")
 
 
+def test_a_cordoned_node_keeps_new_pods_pending_until_uncordoned(
+    cp: controlplane.ControlPlane, sim: PodSimulator
+) -> None:
+    """podsim.cordon() (the bench's pods kept Pending): spec.unschedulable on the Node, honoured by the
+    scheduler stand-in as the real scheduler does; uncordon binds the waiting pod."""
+    with cp.http() as h:
+        ns = _ns(h)
+        sim.cordon()
+        try:
+            assert h.get(f"/api/v1/nodes/{sim.node}").json()["spec"].get("unschedulable") is True
+            h.post(f"/apis/apps/v1/namespaces/{ns}/deployments", json=_deployment("cordoned")).raise_for_status()
+
+            def unschedulable() -> str:
+                pods = _pods(h, ns)
+                conds = (pods[0].get("status") or {}).get("conditions") or [] if pods else []
+                return next((c.get("message", "") for c in conds if c.get("reason") == "Unschedulable"), "")
+
+            assert "were unschedulable" in wait_for(unschedulable, 60, what="PodScheduled=False Unschedulable")
+            assert not _pods(h, ns)[0]["spec"].get("nodeName")
+        finally:
+            sim.cordon(False)
+        assert not h.get(f"/api/v1/nodes/{sim.node}").json()["spec"].get("unschedulable")
+        wait_for(lambda: _available(h, ns, "cordoned"), 60, what="available once uncordoned")
+
+
 def test_audit_log_names_user_verb_and_resource(cp: controlplane.ControlPlane) -> None:
     with cp.http() as h:
         ns = _ns(h)
