@@ -166,7 +166,8 @@ Each scenario gets a fresh control plane, so none inherits another's objects or 
   threads, each doing per connector: create the CR, its credentials Secret and Deployment (built by the
   operator's own manifests code), one status patch. The *minimal kopf operator*
   (`benchmarks/kopf_minimal.py`, `kopf run --standalone -A`) does the same writes from an `on.create`
-  handler with kopf's defaults (its annotation patch per object) and 8 handler threads. The *operator* is
+  handler with kopf's defaults (its annotation patch per object) and 8 handler threads; `--quiet` keeps
+  kopf from posting its handler-log Events, which the floor does not write either. The *operator* is
   `celigo-operator run -A` configured by its `CELIGO_OPERATOR_*` environment (deploy/'s defaults:
   `MIN_READY_SECONDS` 10, tick 30 s, leader election as in `deploy/ha`), authenticated with its own
   ServiceAccount token under the RBAC of `deploy/ha`, health-checking each Secret's token against the fake
