@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kubernetes.client.exceptions import ApiException
 
-from celigo_operator import api
+from celigo_operator import api, manifests
 from celigo_testkit.harness import Kubectl, wait_for
 from install.installkit import SA
 from install.test_rbac import shipped, start_as_deployed
@@ -348,14 +349,25 @@ def update_phase(new_phase: Bench) -> Bench:
 
 
 def fresh(b: Bench, name: str) -> View:
-    """The connector, its Deployment and its Events as they are now."""
+    """The connector, its Deployment (the operator's child name, owned by this connector) and its Events as
+    they are now: a few small reads, as every case's test makes them."""
     w = b.w
-    objs = w.custom.list_namespaced_custom_object(api.GROUP, api.VERSION, b.ns, api.PLURAL,
-                                                  field_selector=f"metadata.name={name}")["items"]
-    obj = objs[0] if objs else None
-    deps = json.loads(w.apps.list_namespaced_deployment(b.ns, _preload_content=False).data)["items"]
-    dep = next((d for d in deps if obj and any(r.get("uid") == obj["metadata"]["uid"]
-                                              for r in d["metadata"].get("ownerReferences") or [])), None)
+    try:
+        obj = w.custom.get_namespaced_custom_object(api.GROUP, api.VERSION, b.ns, api.PLURAL, name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        obj = None
+    dep = None
+    if obj is not None:
+        try:
+            dep = json.loads(w.apps.read_namespaced_deployment(
+                manifests.child_name(name), b.ns, _preload_content=False).data)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+    if dep is not None and not any(r.get("uid") == obj["metadata"]["uid"] for r in dep["metadata"].get("ownerReferences") or []):
+        dep = None
     events = json.loads(w.core.list_namespaced_event(
         b.ns, field_selector=f"involvedObject.name={name}", _preload_content=False).data)["items"]
     return View(obj, dep, events)

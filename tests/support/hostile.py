@@ -105,7 +105,7 @@ class Case:
         return self.update if mode == UPDATE and self.update is not None else self.expect
 
 
-@dataclass
+@dataclass(eq=False)
 class Trial:
     """One case in one mode: what was sent and what was seen."""
 
@@ -123,6 +123,7 @@ class Trial:
     deployment: dict[str, Any] | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     sent_to_celigo: list[str] = field(default_factory=list)  # needles seen as a Celigo bearer
+    waited: float | None = None  # seconds from the start of a wait until this trial was done
 
     @property
     def expect(self) -> Expect:
@@ -262,7 +263,7 @@ class Bench:
         self._lock = threading.Lock()
         self._serial = 0
         self.goods: dict[str, dict[str, str]] = {}  # update run: each connector's good Secret values
-        self.timings: dict[str, float] = {}  # seconds per step, for the report
+        self.timings: dict[str, object] = {}  # seconds per step, for the report
         self.sentinel = w.celigo.inject(Fault(times=None, match_token=self._watch_bearer))
 
     # --- the Celigo side: no request may carry a value the operator must not send ---
@@ -375,10 +376,12 @@ class Bench:
 
         with self.timed("new: send"), ThreadPoolExecutor(workers) as pool:
             list(pool.map(one, trials))
-        if meanwhile is not None:
-            meanwhile()
-        with self.timed("new: settle"):
-            self.settle(trials)
+        with ThreadPoolExecutor(1) as side:  # `meanwhile` runs while the new connectors settle
+            started = side.submit(meanwhile) if meanwhile is not None else None
+            with self.timed("new: settle"):
+                self.settle(trials)
+            if started is not None:
+                started.result()
 
     def start_update(self, cases: Sequence[Case], workers: int = 4) -> None:
         """The good connectors the update run spoils: their Secrets, and one `kubectl apply` of them all (they
@@ -389,14 +392,16 @@ class Bench:
             self.goods[trial.name] = self.good_values(trial)
             self.write_secret(trial.secret_name, self.goods[trial.name], "true")
 
-        with self.timed("update: create the good connectors"):
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(secret, trials))
-            items = [self.connector(t.name, t.secret_name, {}) for t in trials]
+        def apply(chunk: Sequence[Trial]) -> None:
+            items = [self.connector(t.name, t.secret_name, {}) for t in chunk]
             rc, err = self.send("apply", {"apiVersion": "v1", "kind": "List", "items": items})
-        if rc != 0:
-            for trial in trials:
-                trial.setup_error = f"the good connectors were refused: {one_line(err, 300)}"
+            if rc != 0:
+                for trial in chunk:
+                    trial.setup_error = f"the good connectors were refused: {one_line(err, 300)}"
+
+        with self.timed("update: create the good connectors"), ThreadPoolExecutor(workers) as pool:
+            list(pool.map(secret, trials))
+            list(pool.map(apply, [trials[i::workers] for i in range(workers)]))
 
     def run_update(self, workers: int = 4, ready_timeout: float = 180.0) -> None:
         """Wait until every good connector is Ready, remember its state, spoil them all, wait for all."""
@@ -468,14 +473,19 @@ class Bench:
         """Poll one list of connectors, Deployments and Events at a time until every trial is done or the
         deadline passes (a trial still not done is judged by its test, not here)."""
         pending = [t for t in trials if not t.setup_error]
-        deadline = time.monotonic() + timeout
-        while pending and time.monotonic() < deadline:
+        for trial in pending:
+            trial.waited = None
+        start = time.monotonic()
+        while pending and time.monotonic() < start + timeout:
             seen = self.seen()
-            pending = [t for t in pending if not done(t, seen.of(t.name))]
+            still = [t for t in pending if not done(t, seen.of(t.name))]
+            for trial in set(pending) - set(still):
+                trial.waited = round(time.monotonic() - start, 1)
+            pending = still
             if pending:
                 time.sleep(1.0)
 
-    def settle(self, trials: Sequence[Trial], timeout: float = 180.0) -> None:
+    def settle(self, trials: Sequence[Trial], timeout: float = 120.0) -> None:
         def done(trial: Trial, view: View) -> bool:
             if trial.setup_error:
                 return True
@@ -487,6 +497,9 @@ class Bench:
             return self._acted(trial, view) and reported(expect, view)
 
         self.wait_all(trials, done, timeout)
+        waits = [(t.waited, t.case.id) for t in trials if t.waited is not None]
+        if waits:
+            self.timings[f"{trials[0].mode}: slowest case done after"] = max(waits)
         seen = self.seen()
         for trial in trials:
             view = seen.of(trial.name)
