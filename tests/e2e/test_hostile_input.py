@@ -297,7 +297,7 @@ NEW_CASES = [c for c in CASES if NEW in c.modes]
 UPDATE_CASES = [c for c in CASES if UPDATE in c.modes]
 
 
-def test_the_table_is_the_issue_s_size() -> None:
+def test_the_table_has_80_cases_tried_both_ways() -> None:
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids)), "case ids must be unique"
     assert len(CASES) >= 80
