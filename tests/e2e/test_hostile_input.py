@@ -154,6 +154,7 @@ CASES: list[Case] = [
     Case("cpu-lots", Refused("spec.resources.requests.cpu"), spec={"resources": {"requests": {"cpu": "lots"}}}),
     Case("memory-negative", Refused("spec.resources.limits.memory"), spec={"resources": {"limits": {"memory": "-1Gi"}}}),
     Case("memory-unit-gb", Refused("spec.resources.limits.memory"), spec={"resources": {"limits": {"memory": "1GB"}}}),
+    Case("cpu-negative-int", Refused("spec.resources.requests.cpu"), spec={"resources": {"requests": {"cpu": -1}}}),
     Case("cpu-float", Refused("spec.resources.requests.cpu"), spec={"resources": {"requests": {"cpu": 0.5}}}),
     Case("resources-typo-field", Refused("spec.resources.requets"), spec={"resources": {"requets": {"cpu": "1"}}}),
     Case("cpu-requests-above-limits", invalid("spec.resources"),
@@ -173,6 +174,10 @@ CASES: list[Case] = [
     Case("toleration-bad-operator", Refused("spec.tolerations[0].operator"), spec={"tolerations": [{"key": "k", "operator": "Maybe"}]}),
     Case("toleration-seconds-words", Refused("spec.tolerations[0].tolerationSeconds"),
          spec={"tolerations": [{"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": "forever"}]}),
+    Case("toleration-key-invalid", Refused("spec.tolerations[0].key"), spec={"tolerations": [{"key": "bad key", "operator": "Exists"}]}),
+    Case("affinity-namespace-selector", Refused("namespaceSelector"),
+         spec={"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+             {"topologyKey": "kubernetes.io/hostname", "namespaceSelector": {}}]}}}),
     Case("toleration-unknown-field", Refused("spec.tolerations[0].keyy"), spec={"tolerations": [{"keyy": "k", "operator": "Exists"}]}),
     Case("tolerations-33", Refused("spec.tolerations"), spec={"tolerations": [{"key": f"k{i}", "operator": "Exists"} for i in range(33)]}),
 
@@ -183,6 +188,7 @@ CASES: list[Case] = [
     Case("interval-over-a-year", invalid("spec.healthCheck.interval"), spec={"healthCheck": {"interval": "9000h"}}),
     Case("interval-10s", Refused("spec.healthCheck.interval"), spec={"healthCheck": {"interval": "10s"}}),
     Case("interval-in-words", Refused("spec.healthCheck.interval"), spec={"healthCheck": {"interval": "5 minutes"}}),
+    Case("interval-leading-zero", Refused("spec.healthCheck.interval"), spec={"healthCheck": {"interval": "05m"}}),
     Case("interval-negative", Refused("spec.healthCheck.interval"), spec={"healthCheck": {"interval": "-5m"}}),
     Case("celigo-schedule-99999999999h", Refused("spec.rotation.celigo.schedule"),
          spec={"rotation": {"celigo": {"schedule": "99999999999h"}}}),
@@ -210,7 +216,14 @@ CASES: list[Case] = [
     Case("node-selector-33", Refused("spec.nodeSelector"), spec={"nodeSelector": many(33)}),
     Case("pod-label-value-64", Refused("spec.podLabels"), spec={"podLabels": {"team": "a" * 64}}),
     Case("node-selector-value-64", Refused("spec.nodeSelector"), spec={"nodeSelector": {"pool": "a" * 64}}),
-    Case("pod-annotation-key-300", Refused("spec.podAnnotations"), spec={"podAnnotations": {"k" * 300: "v"}}),
+    Case("pod-annotation-value-513", Refused("spec.podAnnotations"), spec={"podAnnotations": {"note": "x" * 513}}),
+    Case("extra-env-33-items", Refused("spec.extraEnv"), spec={"extraEnv": [{"name": f"V{i}", "value": "1"} for i in range(33)]}),
+    Case("extra-env-value-513", Refused("spec.extraEnv[0].value"), spec={"extraEnv": [{"name": "NOTE", "value": "x" * 513}]}),
+    Case("extra-env-value-newline", Refused("spec.extraEnv[0].value"), spec={"extraEnv": [{"name": "NOTE", "value": "a\nb"}]}),
+    Case("args-item-newline", Refused("spec.args[0]"), spec={"args": ["--skip-full-sync\n--client-secret=x"]}),
+    Case("resources-9-names", Refused("spec.resources.requests"), spec={"resources": {"requests": many(9, "1")}}),
+    # map keys: a structural schema cannot bound them, the spec model does (16-core, vocab deviation)
+    Case("pod-annotation-key-300", invalid("spec.podAnnotations"), spec={"podAnnotations": {"k" * 300: "v"}}),
     Case("image-pull-secrets-17", Refused("spec.imagePullSecrets"), spec={"imagePullSecrets": [f"pull-{i}" for i in range(17)]}),
     Case("host-id-70-chars", Refused("spec.hostId"), spec={"hostId": "h" * 70}),
 
