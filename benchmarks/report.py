@@ -249,7 +249,7 @@ def plot(results: dict[str, Any], path: Path) -> str | None:
     left.bar([label for _, label in names], times, color=["grey", "tab:blue", "tab:orange"])
     left.set(title=f"{n} connectors → Reconciled + CredentialsValid", ylabel="seconds")
     op, kf = results.get("operator") or {}, results.get("kopf") or {}
-    labels = ["kopf, empty", f"kopf, {n}", "operator, empty", f"operator, {n} +60 s"]
+    labels = ["kopf\nempty", f"kopf\n{n}", "operator\nempty", f"operator\n{n}, +60 s"]
     values = [kf.get("rss_mib_empty") or 0.0, kf.get("rss_mib_converged") or 0.0,
               op.get("rss_mib_empty") or 0.0, op.get("rss_mib_converged_60s") or 0.0]
     right.bar(labels, values, color=["tab:blue", "tab:blue", "tab:orange", "tab:orange"])

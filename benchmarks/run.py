@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 workdir, args.n, per_namespace=args.per_namespace, timeout=args.timeout, settle=args.settle,
                 idle_window=args.idle_window, takeover_timeout=args.takeover_timeout)
         if "latency" in only:
-            step(f"operator: Secret-change latency at N={sizes}, then pods Pending {args.pending_window:g} s")
+            step(f"latency: the operator, Secret changes at N={sizes}, then pods Pending {args.pending_window:g} s")
             results["latency"] = scenarios.latency_and_pending(
                 workdir, sizes, per_namespace=args.per_namespace, changes=args.changes, timeout=args.timeout,
                 pending_window=args.pending_window)
