@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml testkit/pyproject.toml
 # Two pytest-xdist workers, each test file whole on one of them (a module's shared world and operator stay in
 # one process); each worker starts its own real control plane. PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 2
-test: venv k8s-assets
+test: venv k8s-assets prometheus-tools
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The real control plane the tests start (README "Control plane assets"): KUBEBUILDER_ASSETS, or
@@ -40,7 +40,6 @@ k8s-assets:
 # gets from apt. The tests run their own server on a free loopback port; the package's service is not needed,
 # so where systemd started it, it is stopped and disabled again.
 .PHONY: prometheus-tools
-test: prometheus-tools
 prometheus-tools:
 	@if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
