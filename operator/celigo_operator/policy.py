@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from kubernetes.utils.quantity import parse_quantity
+
 from celigo_operator import api, manifests
 from celigo_operator import conditions as cond
 from celigo_operator.api import CeligoConnectorSpec
@@ -101,7 +103,26 @@ def check_spec(spec: CeligoConnectorSpec, config: OperatorConfig) -> Cond | None
         api.parse_duration(spec.health_check.interval)
     except ValueError as exc:
         return Cond.false(cond.RECONCILED, INVALID_SPEC, f"spec.healthCheck.interval: {exc}")
+    problems = resource_problems(spec)
+    if problems:
+        return Cond.false(cond.RECONCILED, INVALID_SPEC, "spec.resources: " + _joined(problems))
     return None
+
+
+def resource_problems(spec: CeligoConnectorSpec) -> list[str]:
+    """Each resource whose request exceeds its limit, compared as parsed quantities (2 > 500m, 1Gi > 512Mi):
+    the API server refuses such a pod template (422), so the spec is refused before anything rolls."""
+    if spec.resources is None:
+        return []
+    requests, limits = spec.resources.requests or {}, spec.resources.limits or {}
+    problems = []
+    for name in sorted(requests.keys() & limits.keys()):
+        if parse_quantity(requests[name]) > parse_quantity(limits[name]):
+            problems.append(
+                f"requests.{name} {requests[name]} is above limits.{name} {limits[name]} "
+                f"(a request may not exceed its limit)"
+            )
+    return problems
 
 
 def image_refusal(image: str, config: OperatorConfig) -> str:

@@ -237,6 +237,50 @@ def test_a_variable_named_twice_is_refused() -> None:
     assert message == "spec.extraEnv: TZ is named twice."
 
 
+# --- spec.resources ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requests", "limits", "named"),
+    [
+        ({"cpu": "2"}, {"cpu": "500m"}, "requests.cpu 2 is above limits.cpu 500m"),
+        ({"cpu": 2}, {"cpu": "1"}, "requests.cpu 2 is above limits.cpu 1"),
+        ({"cpu": "1001m"}, {"cpu": "1"}, "requests.cpu 1001m is above limits.cpu 1"),
+        ({"memory": "1Gi"}, {"memory": "512Mi"}, "requests.memory 1Gi is above limits.memory 512Mi"),
+        ({"memory": "1G"}, {"memory": "999999999"}, "requests.memory 1G is above limits.memory 999999999"),
+        ({"memory": "2e9"}, {"memory": "1Gi"}, "requests.memory 2e9 is above limits.memory 1Gi"),
+    ],
+)
+def test_requests_above_limits_are_refused_naming_the_resource(
+    requests: dict[str, Any], limits: dict[str, Any], named: str
+) -> None:
+    reason, message = refusal(resources={"requests": requests, "limits": limits})
+    assert reason == "InvalidSpec"
+    assert message.startswith("spec.resources: ") and named in message
+
+
+def test_every_resource_above_its_limit_is_named() -> None:
+    _, message = refusal(
+        resources={"requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    )
+    assert "requests.cpu" in message and "requests.memory" in message
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"requests": {"cpu": "500m"}, "limits": {"cpu": "0.5"}},  # equal, spelt differently
+        {"requests": {"cpu": "999m", "memory": "1000Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        {"requests": {"memory": "1Gi"}, "limits": {"memory": "1073741824"}},
+        {"requests": {"cpu": "4"}},  # no limit to exceed
+        {"limits": {"memory": "64Mi"}},
+        {"requests": {"cpu": "2"}, "limits": {"memory": "1Gi"}},  # different resources
+    ],
+)
+def test_requests_at_or_below_limits_pass(resources: dict[str, Any]) -> None:
+    assert check_spec(spec(resources=resources), CFG) is None
+
+
 # --- what the policy covers ---------------------------------------------------------------------------
 
 
