@@ -138,6 +138,8 @@ class Reconciler:
             verified = Verified(None, None, snap.credentials_status)  # nothing new verified: keep the running set
         if verified.condition is not None:
             computed.append(verified.condition)
+        if verified.celigo is not None and not due:  # what verify saw of Celigo stands until the health stage
+            computed.append(verified.celigo.reachable)
         credentials = verified.status
 
         deployment, upgrade = snap.deployment, None  # 3-4. desired, apply, prune
@@ -147,6 +149,8 @@ class Reconciler:
             computed.append(
                 Cond.true(cond.RECONCILED, "Suspended", "spec.suspend is true: the children are left as they are.")
             )
+        elif verified.held:  # a region change Celigo did not confirm: the Deployment stays as it is
+            computed += verified.held
         else:
             try:
                 applied = await self.applier.apply(owner, spec, verified.credentials, credentials, snap.deployment)

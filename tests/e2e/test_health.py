@@ -125,6 +125,32 @@ def test_wrong_region(w: World) -> None:
     w.wait_ready(ns)
 
 
+def region_of(dep: dict) -> str:
+    env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
+    return next(e["value"] for e in env if e["name"] == "BATON_REGION")
+
+
+def test_region_change_is_verified_before_it_rolls(w: World) -> None:
+    """Verify-before-roll for the endpoint: spec.region moved to a region the running token is not valid in
+    leaves the Deployment as it is; a token Celigo accepts in the new region then rolls it there."""
+    ns = ready(w, region="us")
+    before = w.deployment(ns)
+    assert before is not None and region_of(before) == "us"
+    w.patch_spec(ns, "celigo", {"region": "eu"})
+    cond = w.wait_condition(ns, "celigo", "CeligoReachable", "False", "WrongRegion")
+    assert "spec.region to us" in cond["message"]
+    held = w.wait_condition(ns, "celigo", "Reconciled", "False", "WrongRegion")
+    assert "spec.region" in held["message"] and "keeps running in us" in held["message"]
+    w.wait_event(ns, "WrongRegion")
+    after = w.deployment(ns)
+    assert after is not None
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+    assert region_of(after) == "us"
+    w.put_secret(ns, w.credentials("eu"))
+    wait_for(lambda: region_of(w.deployment(ns) or before) == "eu", 60, what="the Deployment rolled to eu")
+    w.wait_ready(ns)
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_outage_is_not_a_credential_problem(w: World, status: int) -> None:
     ns = ready(w)
