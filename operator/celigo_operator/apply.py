@@ -183,6 +183,7 @@ class Applier:
                                 kind="Deployment", name=name)
         if not manifests.owned_by(actual, owner):
             raise ChildConflict("Deployment", name)
+        done.deployment = actual  # as read: what observe sees if the replace below fails
         annotations = desired["metadata"]["annotations"]
         # The API server omits zero-valued optional integers (Go's omitempty): minReadySeconds 0 reads back
         # as absent, which is not drift.
@@ -212,6 +213,7 @@ class Applier:
             return "Created", await self.kube.create_deployment(desired)
         if not manifests.owned_by(current, owner):
             raise ChildConflict("Deployment", name)
+        done.deployment = current
         return "Updated", await self.kube.replace_deployment(_replacement(desired, current))
 
     def _upgrade_may_roll(self, owner: Owner, spec: CeligoConnectorSpec, done: Applied) -> bool:

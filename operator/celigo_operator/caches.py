@@ -25,7 +25,7 @@ from typing import Any
 from kubernetes import client as k8s
 
 from celigo_operator import api
-from celigo_operator.kube import Kube
+from celigo_operator.kube import Kube, KubeError
 
 CONNECTORS = "connectors"
 DEPLOYMENTS = "deployments"
@@ -34,6 +34,8 @@ PODS = "pods"
 KINDS = (CONNECTORS, DEPLOYMENTS, SECRETS, PODS)
 #: How long an entry of the startup list may wait for kopf's own listing to confirm it.
 CONFIRM_GRACE = 30.0
+#: Status codes of a write the API server refused before storing anything (bad request, forbidden, invalid).
+REFUSED = frozenset({400, 403, 422})
 _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
@@ -231,9 +233,12 @@ class CachedKube(Kube):
     async def replace_deployment(self, body: Mapping[str, Any]) -> dict:
         try:
             replaced = await super().replace_deployment(body)
-        except Exception:
-            # A conflict or a missing object: whatever the cache held is not to be trusted for this one.
-            self.forget_namespace_object(DEPLOYMENTS, body["metadata"]["namespace"], body["metadata"]["name"])
+        except Exception as exc:
+            # A refusal (invalid, forbidden) stored nothing: the cached Deployment still runs and is what the
+            # next pass observes and replaces. Anything else (a conflict, a missing object, a write that may
+            # have landed): whatever the cache held is not to be trusted for this one.
+            if not (isinstance(exc, KubeError) and exc.code in REFUSED):
+                self.forget_namespace_object(DEPLOYMENTS, body["metadata"]["namespace"], body["metadata"]["name"])
             raise
         self._put(DEPLOYMENTS, _key(body["metadata"]["namespace"], body["metadata"]["name"]), replaced)
         return replaced
