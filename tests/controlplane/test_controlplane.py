@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -206,26 +207,36 @@ def test_nothing_left_behind(tmp_path: Path, how: str) -> None:
     """A process that started a control plane leaves no child and no temp dir, however it ends."""
     script = textwrap.dedent(
         f"""
-        import os, sys, time
+        import faulthandler, os, signal, sys, time
         from celigo_testkit import controlplane
+        faulthandler.register(signal.SIGUSR1)  # the test asks for the stacks if the process does not end
         cp = controlplane.shared()
         print(" ".join(str(p.pid) for p in cp.procs.values()), cp.dir, cp.etcd_dir, flush=True)
         how = {how!r}
         if how == "exception":
             raise RuntimeError("boom")
         if how in ("sigterm", "sigint"):
-            time.sleep(120)
+            time.sleep(3600)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
     line = proc.stdout.readline().split()
     pids, dirs = [int(p) for p in line[:-2]], line[-2:]
     if how == "sigterm":
         proc.send_signal(signal.SIGTERM)
     elif how == "sigint":
         proc.send_signal(signal.SIGINT)
-    proc.wait(60)
+    try:
+        # Stopping takes at most 3 x 10 s (SIGTERM, then SIGKILL, per child); a busy machine gets slack.
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        pytest.fail(f"the process did not end after {how}; its stacks:\n{proc.communicate()[1][-6000:]}")
 
     def gone(pid: int) -> bool:
         try:
