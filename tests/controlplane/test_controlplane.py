@@ -219,8 +219,11 @@ def test_nothing_left_behind(tmp_path: Path, how: str) -> None:
             time.sleep(3600)
         """
     )
+    # The child starts with SIGINT at its default, as from a shell: an ignored SIGINT is inherited across
+    # exec, and a pytest worker may have it ignored (then Python installs no KeyboardInterrupt handler).
     proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None and proc.stderr is not None
     line = proc.stdout.readline().split()
