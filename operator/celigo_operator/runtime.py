@@ -21,7 +21,7 @@ from celigo_operator import api, caches, handlers, manifests, metrics, rotation
 from celigo_operator.caches import CachedKube
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
-from celigo_operator.kube import Kube, KubeError
+from celigo_operator.kube import KubeError
 from celigo_operator.leader import LeaderElector, LeaseSettings, StandbyProbe
 from celigo_operator.outcome import Outcome, dump
 from celigo_operator.queue import WorkQueue
@@ -55,7 +55,7 @@ class Runtime:
 
     config: OperatorConfig
     api_client: k8s.ApiClient
-    kube: Kube | None = None
+    kube: CachedKube | None = None  # set at startup
     health: HealthChecker | None = None
     reconciler: Reconciler | None = None
     writer: StatusWriter | None = None
@@ -78,8 +78,7 @@ class Runtime:
     @property
     def ready(self) -> bool:
         """Started, with the caches synced (startup lists them before kopf's watches start)."""
-        synced = not isinstance(self.kube, CachedKube) or self.kube.synced
-        return self.reconciler is not None and self.started and synced
+        return self.reconciler is not None and self.started and self.kube is not None and self.kube.synced
 
     @property
     def followups(self) -> dict[str, float]:
@@ -173,7 +172,7 @@ class Runtime:
 
     def cache_event(self, kind: str, event: Mapping[str, Any]) -> None:
         """A watched object's event goes into the cache before anything is enqueued for it."""
-        if isinstance(self.kube, CachedKube):
+        if self.kube is not None:  # None before startup: the startup list fills the cache
             self.kube.observe(kind, event.get("type"), event.get("object") or {})
 
     def child_event(self, body: Mapping[str, Any]) -> None:
@@ -242,10 +241,7 @@ class Runtime:
         ns, name = key.split("/", 1)
         # As its last watch event or our own last write brought it: a write built on an older version than
         # what is stored is refused (resourceVersion preconditions), and the status writer re-reads then.
-        if isinstance(self.kube, CachedKube):
-            latest = await self.kube.connector(ns, name)
-        else:
-            latest = await self.kube.get_connector(ns, name)
+        latest = await self.kube.connector(ns, name)
         if latest is None:
             return True
         if LEGACY_FINALIZER in (latest["metadata"].get("finalizers") or []):
@@ -371,7 +367,7 @@ class Runtime:
         if lock is not None:
             async with lock:
                 pass
-        if isinstance(self.kube, CachedKube):
+        if self.kube is not None:
             self.kube.observe(caches.CONNECTORS, "DELETED", body)
         self.forgotten[uid] = None
         while len(self.forgotten) > 10000:
