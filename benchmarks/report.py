@@ -179,8 +179,8 @@ Each scenario gets a fresh control plane, so none inherits another's objects or 
   apart. The floor's count includes its CR creates (the others' creates are the bench's).
 - **Idle.** With all {n} Ready and the second replica (a standby) running, a window of
   {_fmt(cfg['idle_window_s'], ' s')}: the operator's requests per connector per second, fixed traffic
-  apart (both replicas share the ServiceAccount). The goal asks for a 3-minute window; the bench uses a
-  shorter one so the whole run fits in 15 minutes on 2 cores (`--idle-window 180` for the full window).
+  apart (both replicas share the ServiceAccount). The goal asks for a 3-minute window, the default
+  (`--idle-window`); the whole run still fits in 15 minutes on 2 cores.
 - **Pods Pending.** On the latency control plane (below): the simulated node is cordoned
   (`spec.unschedulable`, which podsim's scheduler honours) and the connectors' pods are deleted; their
   replacements stay Pending (`Unschedulable`). Once the operator sent nothing but fixed traffic for 10 s,

@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-namespace", type=int, default=10, help="connectors per namespace (one Secret each)")
     parser.add_argument("--timeout", type=float, default=600.0, help="per convergence wait, seconds")
     parser.add_argument("--settle", type=float, default=60.0, help="seconds after convergence for the RSS figure")
-    parser.add_argument("--idle-window", type=float, default=90.0, help="idle window with all Ready, seconds")
-    parser.add_argument("--pending-window", type=float, default=90.0, help="window with pods Pending, seconds")
+    parser.add_argument("--idle-window", type=float, default=180.0, help="idle window with all Ready, seconds")
+    parser.add_argument("--pending-window", type=float, default=180.0, help="window with pods Pending, seconds")
     parser.add_argument("--takeover-timeout", type=float, default=180.0, help="leader kill: wait for the change")
     parser.add_argument("--only", choices=("floor", "kopf", "operator", "latency"), action="append",
                         help="run only these scenarios (repeatable; the table shows n/a for the rest)")
