@@ -112,3 +112,35 @@ def test_model_defaults_match_crd_defaults() -> None:
 def test_unknown_spec_field_is_refused_by_the_model() -> None:
     with pytest.raises(ValueError):
         api.CeligoConnectorSpec.model_validate({"credentialsSecretRef": {"name": "c"}, "regoin": "eu"})
+
+
+def _patterns(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in ([v] if k == "pattern" else _patterns(v))]
+    if isinstance(node, list):
+        return [p for v in node for p in _patterns(v)]
+    return []
+
+
+def test_schema_patterns_spell_character_classes_in_ascii() -> None:
+    """The API server (Go) reads \\w, \\d and \\s as ASCII; the model's regex engine (Rust) as Unicode, where a
+    repeated \\w compiles to megabytes in every operator process and admits what the API server refuses."""
+    patterns = _patterns(api.crd())
+    assert patterns
+    for pattern in patterns:
+        assert not re.search(r"\\[wWdDsSbB]", pattern), pattern
+
+
+@pytest.mark.parametrize("tag", ["v1", "v1.2.3_rc-1", "A" * 128, "_x"])
+def test_image_tags_the_api_server_accepts_are_accepted(tag: str) -> None:
+    image = f"ghcr.io/conductorone/baton-celigo:{tag}"
+    assert api.CeligoConnectorSpec.model_validate({"credentialsSecretRef": {"name": "c"}, "image": image}).image == image
+    assert re.fullmatch(api.IMAGE_REF.strip("^$"), image, re.ASCII)
+
+
+@pytest.mark.parametrize("tag", ["vé", "v١", "-v1", ".v1", "A" * 129])
+def test_image_tags_outside_the_reference_grammar_are_refused(tag: str) -> None:
+    with pytest.raises(ValueError):
+        api.CeligoConnectorSpec.model_validate(
+            {"credentialsSecretRef": {"name": "c"}, "image": f"ghcr.io/conductorone/baton-celigo:{tag}"}
+        )
