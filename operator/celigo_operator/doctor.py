@@ -14,13 +14,12 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from celigo_operator import api, manifests
+from celigo_operator import api, manifests, rest
 from celigo_operator.api import CeligoConnectorSpec
 from celigo_operator.conditions import Cond
 from celigo_operator.config import OperatorConfig
@@ -166,14 +165,12 @@ def scan_policy(out: TextIO, config: OperatorConfig, namespace: str | None, kube
     settings = check_config(config)
     for problem in settings:
         print(f"  [FAIL] operator settings  {problem}", file=out)
-    custom: Any = k8s.CustomObjectsApi(load_api_client(kubeconfig))
+    custom = rest.CustomObjects(load_api_client(kubeconfig))
     try:
         if namespace:
-            resp = custom.list_namespaced_custom_object(
-                api.GROUP, api.VERSION, namespace, api.PLURAL, _preload_content=False
-            )
+            resp = custom.list_namespaced_custom_object(api.GROUP, api.VERSION, namespace, api.PLURAL)
         else:
-            resp = custom.list_cluster_custom_object(api.GROUP, api.VERSION, api.PLURAL, _preload_content=False)
+            resp = custom.list_cluster_custom_object(api.GROUP, api.VERSION, api.PLURAL)
     except ApiException as exc:
         print(f"cannot list CeligoConnectors: HTTP {exc.status} {exc.reason}", file=out)
         return 2

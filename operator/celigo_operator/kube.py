@@ -22,7 +22,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from celigo_operator import __version__, api
+from celigo_operator import __version__, api, rest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,16 +59,23 @@ def _error(exc: ApiException, kind: str, name: str) -> KubeError:
     return KubeError(int(exc.status or 0), reason, message, kind=kind, name=name)
 
 
-def load_api_client(kubeconfig: str | None = None, context: str | None = None) -> k8s.ApiClient:
-    """In-cluster config when running in a pod, else the kubeconfig (explicit path, $KUBECONFIG, ~/.kube)."""
+def load_api_client(
+    kubeconfig: str | None = None, context: str | None = None, *, pool_size: int | None = None
+) -> k8s.ApiClient:
+    """In-cluster config when running in a pod, else the kubeconfig (explicit path, $KUBECONFIG, ~/.kube).
+    `pool_size`: connections kept open to the API server, at least one per thread of the `Kube` that uses
+    the client (the client's default, 5 per CPU of the machine, makes the threads beyond it open a new TLS
+    connection per request on a small machine)."""
+    cfg = k8s.Configuration()
     if kubeconfig is None:
         try:
-            k8s_config.load_incluster_config()
-            return _named(k8s.ApiClient())
+            k8s_config.load_incluster_config(client_configuration=cfg)
         except k8s_config.ConfigException:
-            pass
-    cfg = k8s.Configuration()
-    k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
+            k8s_config.load_kube_config(context=context, client_configuration=cfg)
+    else:
+        k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
+    if pool_size is not None:
+        cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, pool_size)
     return _named(k8s.ApiClient(cfg))
 
 
@@ -88,9 +95,9 @@ class Kube:
     def __init__(self, api_client: k8s.ApiClient, *, workers: int = 8, timeout: float = 30.0) -> None:
         api_client.user_agent = f"celigo-operator/{__version__}"
         self._api = api_client
-        self._core = k8s.CoreV1Api(api_client)
-        self._apps = k8s.AppsV1Api(api_client)
-        self._custom = k8s.CustomObjectsApi(api_client)
+        self._core = rest.CoreV1(api_client)
+        self._apps = rest.AppsV1(api_client)
+        self._custom = rest.CustomObjects(api_client)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kube")
         self._timeout = timeout
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from celigo_operator import rest
 from celigo_operator.conditions import parse_time
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,8 @@ class LeaderElector:
     """Acquire, hold and (on shutdown) release one Lease."""
 
     def __init__(self, api_client: k8s.ApiClient, settings: LeaseSettings) -> None:
-        # Typed Any: bodies go out as plain dicts and come back raw (_preload_content=False).
-        self.api: Any = k8s.CoordinationV1Api(api_client)
+        # Bodies go out as plain dicts and come back raw.
+        self.api = rest.CoordinationV1(api_client)
         self.s = settings
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,7 +65,7 @@ class LeaderElector:
 
     def _read(self) -> dict | None:
         try:
-            resp = self.api.read_namespaced_lease(self.s.name, self.s.namespace, _preload_content=False)
+            resp = self.api.read_namespaced_lease(self.s.name, self.s.namespace)
         except ApiException as exc:
             if exc.status == 404:
                 return None

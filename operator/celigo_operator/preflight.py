@@ -14,6 +14,7 @@ itself (the API server unreachable, a 5xx) is logged as a warning and left to th
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from celigo_operator import api
+from celigo_operator import api, rest
 from celigo_operator.config import ENV_PREFIX, OperatorConfig
 from celigo_operator.policy import check_config
 
@@ -92,6 +93,8 @@ class Unchecked(Exception):
     """The API could not be asked (unreachable, 5xx): not a setup error, the operator retries by itself."""
 
 
+SSAR = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+SSR = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 #: Seconds per request of the check (an API server that accepts but never answers must not hang the start).
 TIMEOUT = 30.0
 
@@ -118,10 +121,10 @@ class SetupProblem(Exception):
 
 def check_crd(api_client: k8s.ApiClient) -> list[str]:
     path = f"/apis/{api.GROUP}/{api.VERSION}"
-    custom: Any = k8s.CustomObjectsApi(api_client)
+    custom = rest.CustomObjects(api_client)
     try:
-        found = _call(f"reading {path}", custom.get_api_resources, api.GROUP, api.VERSION)
-        served = {r.name for r in found.resources or []}
+        found = json.loads(_call(f"reading {path}", custom.get_api_resources, api.GROUP, api.VERSION).data)
+        served = {r.get("name") for r in found.get("resources") or []}
     except ApiException as exc:
         if exc.status != 404:
             raise
@@ -138,7 +141,7 @@ def check_crd(api_client: k8s.ApiClient) -> list[str]:
 def check_rbac(api_client: k8s.ApiClient, config: OperatorConfig) -> tuple[list[str], set[Access]]:
     """Problems, and the rules found denied. An API server that serves no SelfSubjectAccessReview (not a real
     one) is not checked."""
-    authz: Any = k8s.AuthorizationV1Api(api_client)
+    authz = rest.Rest(api_client)
     denied: list[Access] = []
     for access in required_access(config):
         attrs = {"verb": access.verb, "group": access.group, "resource": access.resource}
@@ -159,13 +162,13 @@ def check_rbac(api_client: k8s.ApiClient, config: OperatorConfig) -> tuple[list[
             "spec": {"resourceAttributes": attrs},
         }
         try:
-            review = _call("asking what the operator may do", authz.create_self_subject_access_review, body)
+            review = _call("asking what the operator may do", authz.json, "POST", SSAR, body=body)
         except ApiException as exc:
             if exc.status == 404:
                 log.debug("the API server serves no SelfSubjectAccessReview: RBAC not checked before start")
                 return [], set()
             raise
-        if not review.status.allowed:
+        if not (review.get("status") or {}).get("allowed"):
             denied.append(access)
     if not denied:
         return [], set()
@@ -175,12 +178,11 @@ def check_rbac(api_client: k8s.ApiClient, config: OperatorConfig) -> tuple[list[
 
 
 def _username(api_client: k8s.ApiClient) -> str:
-    authn: Any = k8s.AuthenticationV1Api(api_client)
     try:
-        review = authn.create_self_subject_review(
-            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        review = rest.Rest(api_client).json(
+            "POST", SSR, body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
         )
-        name = review.status.user_info.username
+        name = ((review.get("status") or {}).get("userInfo") or {}).get("username")
     except Exception:  # only a nicer message is lost
         name = None
     return str(name) if name else "the operator's identity"
@@ -189,9 +191,9 @@ def _username(api_client: k8s.ApiClient) -> str:
 def check_operator_namespace(api_client: k8s.ApiClient, config: OperatorConfig) -> list[str]:
     """The HMAC key Secret can be read, or created (dry run) in an existing namespace."""
     ns, name = config.operator_namespace, config.hmac_secret_name
-    core: Any = k8s.CoreV1Api(api_client)
+    core = rest.CoreV1(api_client)
     try:
-        _call(f"reading Secret {ns}/{name}", core.read_namespaced_secret, name, ns, _preload_content=False)
+        _call(f"reading Secret {ns}/{name}", core.read_namespaced_secret, name, ns)
         return []
     except ApiException as exc:
         if exc.status != 404:
