@@ -2,6 +2,7 @@
 
     python -m benchmarks.profile_operator --cpu out.prof -- -A    # kill -USR1 <pid> to write the stats
     python -m benchmarks.profile_operator --mem out.txt -- -A     # touch out.txt.trigger to snapshot
+                                                                  # (again: also the growth since the last)
 
 Why a wrapper: the operator code stays untouched; cProfile covers kopf's event loop thread (the one that
 decides latency), tracemalloc every allocation since start. Run it with the environment the bench gives the
@@ -25,6 +26,7 @@ from celigo_operator import cli
 
 def _snapshot_on_trigger(out: Path, stop: threading.Event) -> None:
     trigger = out.with_name(out.name + ".trigger")
+    previous: tracemalloc.Snapshot | None = None
     while not stop.is_set():
         if trigger.exists():
             trigger.unlink()
@@ -35,6 +37,11 @@ def _snapshot_on_trigger(out: Path, stop: threading.Event) -> None:
                 lines.append(f"--- top by {key} ---")
                 lines += [str(s) for s in snap.statistics(key)[:25]]
                 lines.append("")
+            if previous is not None:  # what the process took on between two triggers (e.g. empty -> N)
+                lines.append("--- growth since the previous snapshot, by lineno ---")
+                lines += [str(s) for s in snap.compare_to(previous, "lineno")[:40]]
+                lines.append("")
+            previous = snap
             out.write_text("\n".join(lines))
         time.sleep(0.2)
 
