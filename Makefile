@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml testkit/pyproject.toml
 # one process); each worker starts its own real control plane. PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 2
 test: venv k8s-assets prometheus-tools
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The real control plane the tests start (README "Control plane assets"): KUBEBUILDER_ASSETS, or
 # ../shared/k8s/ (unpacked by the testkit) plus etcd on PATH, which root on Debian gets from apt.

@@ -1,4 +1,5 @@
-"""The machinery of the table-driven bad-input suite (tests/e2e/test_hostile_input.py).
+"""The machinery of the table-driven bad-input suite (tests/e2e/test_hostile_input_new.py and
+test_hostile_input_update.py; the table: support/hostile_cases.py).
 
 A `Case` is one bad (or, marked `Good`, merely odd) input: a spec overlay on a good connector, a change to its
 credentials Secret, or both. A `Bench` tries every case of a phase at once against one namespace of the real
@@ -35,13 +36,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes.client.exceptions import ApiException
 
-from celigo_operator import api
+from celigo_operator import api, manifests
 from celigo_testkit.fake_celigo import Fault
 from celigo_testkit.harness import Kubectl
+from install.installkit import SA
+from install.test_rbac import shipped, start_as_deployed
 
-from support.world import World
+from support.world import World, world
 
 SecretValue = str | bytes | None  # None: the key is absent
 ABSENT = None
@@ -360,8 +364,8 @@ class Bench:
                 trial.needles += fragments(needle)
         return values, overlay
 
-    def run_new(self, cases: Sequence[Case], workers: int = 4, meanwhile: Callable[[], None] | None = None) -> None:
-        """Send every new connector (each through its own kubectl), do `meanwhile`, wait for all of them."""
+    def run_new(self, cases: Sequence[Case], workers: int = 4) -> None:
+        """Send every new connector (each through its own kubectl), wait for all of them."""
         trials = [self.prepare(c, NEW) for c in cases]
 
         def one(trial: Trial) -> None:
@@ -376,16 +380,11 @@ class Bench:
 
         with self.timed("new: send"), ThreadPoolExecutor(workers) as pool:
             list(pool.map(one, trials))
-        with ThreadPoolExecutor(1) as side:  # `meanwhile` runs while the new connectors settle
-            started = side.submit(meanwhile) if meanwhile is not None else None
-            with self.timed("new: settle"):
-                self.settle(trials)
-            if started is not None:
-                started.result()
+        with self.timed("new: settle"):
+            self.settle(trials)
 
     def start_update(self, cases: Sequence[Case], workers: int = 4) -> None:
-        """The good connectors the update run spoils: their Secrets, and one `kubectl apply` of them all (they
-        become Ready while the new run settles)."""
+        """The good connectors the update run spoils: their Secrets, and a `kubectl apply` of them per worker."""
         trials = [self.prepare(c, UPDATE) for c in cases]
 
         def secret(trial: Trial) -> None:
@@ -631,3 +630,92 @@ def judge(trial: Trial, now: View) -> list[str]:
         if version != trial.before.get("credentials"):
             problems.append("status.credentials.version moved")
     return problems
+
+
+@contextmanager
+def bench(tmp: Path) -> Iterator[Bench]:
+    """The operator as deploy/ ships it, authenticated as its ServiceAccount under the shipped RBAC, on the real
+    control plane; one namespace holding a good connector (`good`) and every case's connectors."""
+    objects = shipped("deploy")
+    rbac = [o for o in objects if o["kind"] in ("ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")]
+    with world(tmp, start_operator=False, kube="real") as w:
+        cp = w.emu.cp  # type: ignore[union-attr]
+        admin = Kubectl(w.kubeconfig, binary=cp.assets.kubectl)
+        admin("apply", "-f", "-", input=yaml.safe_dump_all(rbac))
+        try:
+            sa_kubeconfig = cp.write_kubeconfig(tmp / "sa-kubeconfig", cp.create_token(*SA), user="celigo-operator")
+            op, _ = start_as_deployed(w, objects, tmp, kubeconfig=sa_kubeconfig)
+            b: Bench | None = None
+            try:
+                ns = w.namespace("hostile")
+                b = Bench(w, ns, admin, tmp)
+                w.put_secret(ns, w.credentials(), name="good-creds")
+                w.create_connector(ns, "good", credentialsSecretRef={"name": "good-creds"})
+                w.wait_ready(ns, "good", timeout=120)
+                yield b
+                print(f"\nhostile input: seconds per step {json.dumps(b.timings)}")  # shown with -s
+            finally:
+                op.stop(timeout=10)
+                if b is not None:  # one request instead of the world's one per connector
+                    w.custom.delete_collection_namespaced_custom_object(api.GROUP, api.VERSION, b.ns, api.PLURAL)
+        finally:
+            admin.run("delete", "-f", "-", "--ignore-not-found", input=yaml.safe_dump_all(rbac), check=False)
+
+
+def fresh(b: Bench, name: str) -> View:
+    """The connector, its Deployment (the operator's child name, owned by this connector) and its Events as
+    they are now: a few small reads, as every case's test makes them."""
+    w = b.w
+    try:
+        obj = w.custom.get_namespaced_custom_object(api.GROUP, api.VERSION, b.ns, api.PLURAL, name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        obj = None
+    dep = None
+    if obj is not None:
+        try:
+            dep = json.loads(w.apps.read_namespaced_deployment(
+                manifests.child_name(name), b.ns, _preload_content=False).data)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+    if dep is not None and not any(r.get("uid") == obj["metadata"]["uid"] for r in dep["metadata"].get("ownerReferences") or []):
+        dep = None
+    events = json.loads(w.core.list_namespaced_event(
+        b.ns, field_selector=f"involvedObject.name={name}", _preload_content=False).data)["items"]
+    return View(obj, dep, events)
+
+
+def check(b: Bench, mode: str, case: Case) -> None:
+    trial = b.trials[(mode, case.id)]
+    problems = judge(trial, fresh(b, trial.name))
+    assert not problems, f"expected {trial.expect}; {'; '.join(problems)}\n  actual: {trial.actual()}"
+
+
+def leaks(b: Bench) -> tuple[list[str], int]:
+    """Every place (the operator log, Events, status, annotations but the user's own last-applied spec) holding
+    a credential value of the bench's trials or of a good connector, and how many values were looked for."""
+    w = b.w
+    needles: dict[str, str] = {}
+    for (mode, case_id), trial in b.trials.items():
+        for needle in trial.needles:
+            needles.setdefault(needle, f"{mode}/{case_id}")
+    for value in w.secrets_seen:
+        for needle in fragments(value):
+            needles.setdefault(needle, "a good credential")
+    assert w.operator is not None
+    places = {"the operator log": w.operator.log()}
+    events = json.loads(w.core.list_namespaced_event(b.ns, _preload_content=False).data)["items"]
+    for e in events:
+        where = f"Event {e.get('reason')} of {(e.get('involvedObject') or {}).get('name')}"
+        places[where] = places.get(where, "") + json.dumps([e.get(k) for k in ("reason", "message", "note", "action")])
+    for o in w.custom.list_namespaced_custom_object(api.GROUP, api.VERSION, b.ns, api.PLURAL)["items"]:
+        name = o["metadata"]["name"]
+        places[f"status of {name}"] = json.dumps(o.get("status"))
+        for key, value in (o["metadata"].get("annotations") or {}).items():
+            if key != "kubectl.kubernetes.io/last-applied-configuration":  # the user's own spec
+                places[f"annotation {key} of {name}"] = value
+    found = sorted({f"{where}: a value of {owner}" for needle, owner in needles.items()
+                    for where, text in places.items() if needle in text})
+    return found, len(needles)
