@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
         __version__,
         "all namespaces" if not config.namespaces else "namespaces " + ", ".join(config.namespaces),
     )
-    api_client = load_api_client(args.kubeconfig, args.context)
+    api_client = load_api_client(args.kubeconfig, args.context, pool_size=config.api_workers)
     problems = preflight.check(api_client, config)
     for problem in problems:
         log.error("setup error: %s", problem)

@@ -41,7 +41,8 @@ class OperatorConfig:
     status_refresh: float = 3600.0  # lastCheckTime is refreshed at most this often when nothing changed
     min_ready_seconds: int = 10
     api_timeout: float = 30.0
-    api_workers: int = 8
+    api_workers: int = 16  # threads making Kubernetes API calls (the client is synchronous), connections kept
+    reconcile_workers: int = 16  # connectors reconciled at once (any one connector by one worker at a time)
     celigo_timeout: float = 10.0
     celigo_concurrency: int = 10  # Celigo checks running at once; more wait (one per token+region is shared)
     followup_delay: float = 2.0  # unused: rollouts are followed by Deployment and Pod events (kept for old env)

@@ -17,7 +17,7 @@ from typing import Any
 import kopf
 from kubernetes import client as k8s
 
-from celigo_operator import api, caches, handlers, manifests, metrics, rotation
+from celigo_operator import api, caches, handlers, manifests, metrics, observe, rotation, waves
 from celigo_operator.caches import CachedKube
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
@@ -74,6 +74,8 @@ class Runtime:
     forgotten: dict[str, None] = field(default_factory=dict)  # uids of deleted connectors (recent, bounded)
     # key -> what a user's change changes (generation, labels, annotations), as the last watch event showed it
     fingerprints: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    # pod namespace/name -> the problem its last event showed (observe.pod_problem), for pods showing one
+    pod_problems: dict[str, int] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -104,7 +106,7 @@ class Runtime:
         self.writer = StatusWriter(self.kube, self.config)
         self.scheduler = Scheduler(self._fire)
         self.queue = WorkQueue(
-            self.process, self.scheduler_after, workers=max(1, self.config.api_workers // 2)
+            self.process, self.scheduler_after, workers=max(1, self.config.reconcile_workers)
         )
         self.scheduler.start()
         self.queue.start()
@@ -173,10 +175,44 @@ class Runtime:
     def cache_event(self, kind: str, event: Mapping[str, Any]) -> None:
         """A watched object's event goes into the cache before anything is enqueued for it."""
         if self.kube is not None:  # None before startup: the startup list fills the cache
-            self.kube.observe(kind, event.get("type"), event.get("object") or {})
+            self.kube.observe(kind, event.get("type"), without_managed_fields(event.get("object") or {}))
 
-    def child_event(self, body: Mapping[str, Any]) -> None:
-        """A Deployment or Pod of a connector changed: queue its owner (rollouts are followed by events)."""
+    async def child_event(self, kind: str, event: Mapping[str, Any]) -> bool:
+        """A Deployment or Pod of a connector changed: into the cache, and its owner queued if the change can
+        matter to a pass (rollouts are followed by these events). A pass reads of a Deployment its spec (the
+        generation), its owner, the waves' annotations and its rollout counts, and of a Pod only the problem
+        it shows (`observe.pod_problem`): an event that changes none of these (a resourceVersion, a
+        condition's timestamp, a pod scheduled or becoming ready while its Deployment's counts tell the
+        rollout) changes no status and queues nothing; a deletion always may. Returns whether it was queued."""
+        body = event.get("object") or {}
+        meta = body.get("metadata") or {}
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        deleted = event.get("type") == "DELETED"
+        if kind == caches.PODS:
+            changed = self._pod_problem_changed(key_of(ns, name), None if deleted else body)
+        elif deleted or self.kube is None:
+            changed = True
+        else:
+            # What the cache holds: the last event, or the write of the pass that made it (its echo is no news).
+            before = await self.kube.get_deployment(ns, name)
+            changed = before is None or deployment_view(before) != deployment_view(body)
+        self.cache_event(kind, event)
+        if not changed:
+            return False
+        self._owner_changed(body)
+        return True
+
+    def _pod_problem_changed(self, key: str, body: Mapping[str, Any] | None) -> bool:
+        """Whether the problem a pod shows (none, when deleted) differs from what its last event showed. Only
+        pods showing one are remembered."""
+        problem = observe.pod_problem([body]) if body is not None else None
+        view = None if problem is None else hash((problem.reason, problem.message))
+        before = self.pod_problems.pop(key, None)
+        if view is not None:
+            self.pod_problems[key] = view
+        return view != before
+
+    def _owner_changed(self, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
         ns = meta.get("namespace", "")
         for ref in meta.get("ownerReferences") or []:
@@ -413,6 +449,35 @@ def failed(outcome: Outcome) -> bool:
     return failure_reason(outcome) is not None
 
 
+def deployment_view(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a pass reads of a Deployment: its identity, spec (a spec change moves the generation), labels,
+    owners, the upgrade waves' annotations and the rollout's counts (manifests.rollout)."""
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    annotations = meta.get("annotations") or {}
+    return (
+        meta.get("uid"),
+        meta.get("generation"),
+        sorted((meta.get("labels") or {}).items()),
+        [ref.get("uid") for ref in meta.get("ownerReferences") or []],
+        annotations.get(waves.ANNOTATION_INPUTS),
+        annotations.get(waves.ANNOTATION_TEMPLATE),
+        status.get("observedGeneration"),
+        status.get("replicas"),
+        status.get("updatedReplicas"),
+        status.get("availableReplicas"),
+    )
+
+
+def without_managed_fields(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The object without metadata.managedFields (a shallow copy; the event is not changed): the cache keeps
+    no managedFields, and copying them first (the larger part of a Deployment) only to drop them is the cost
+    of an event."""
+    meta = body.get("metadata")
+    if not meta or "managedFields" not in meta:
+        return body
+    return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
 def fingerprint(meta: Mapping[str, Any]) -> tuple[Any, ...]:
     """What a user's change of a connector changes: its generation (the spec), labels and annotations (not
     the kopf.* ones earlier versions kept)."""
@@ -439,14 +504,29 @@ def kopf_logger(key: str) -> logging.LoggerAdapter[Any]:
     return logging.LoggerAdapter(logging.getLogger("celigo_operator.reconcile"), {"key": key})
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No diff base. kopf builds one (a deep copy of the whole object, managedFields and status included) for
+    every event of every watched kind, for change handlers and daemons to diff against; the operator
+    registers neither (raw event handlers only: handlers.py), so that copy was the largest CPU cost of an
+    event and served nothing. A change handler registered with this storage would never see a change:
+    `refuse_change_handlers`."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     """Every kopf setting the operator relies on, in one place."""
     # kopf ignores every annotation under the prefix it stores its own state in, so that prefix must not be
     # the one users write (celigo-operator.io/refresh must reach the update handler).
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     settings.persistence.finalizer = LEGACY_FINALIZER
     for kind, selector in handlers.SELECTORS.items():
         settings.watching.label_selectors[kind] = selector
@@ -465,7 +545,15 @@ def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     handlers.register(registry, runtime)
+    refuse_change_handlers(registry)
     return registry
+
+
+def refuse_change_handlers(registry: kopf.OperatorRegistry) -> None:
+    """With `NoDiffBase`, a kopf change handler or daemon would never see a change: refused at start."""
+    changing = [*registry._changing.get_all_handlers(), *registry._spawning.get_all_handlers()]
+    if changing:
+        raise RuntimeError(f"kopf change handlers and daemons need a diff base (NoDiffBase): {changing}")
 
 
 def _elector(config: OperatorConfig, api_client: k8s.ApiClient) -> LeaderElector:

@@ -50,6 +50,7 @@ ALL_ON: dict[str, Any] = {
     "operator": {
         "logLevel": "DEBUG",
         "tickInterval": 15,
+        "reconcileWorkers": 4,
         "hmacSecretName": "my-hmac",
         "defaultConnectorImage": "public.ecr.aws/conductorone/baton-celigo:v0.1.7",
         "imageAllowlist": ["public.ecr.aws/conductorone/baton-celigo", "registry.example.com/mirror/*"],
@@ -175,6 +176,7 @@ def test_operator_pod_is_restricted_and_configured(variant: tuple[dict[str, Any]
         assert config.allowed_args == tuple(ALL_ON["operator"]["allowedArgs"])
         assert config.allowed_extra_env == tuple(ALL_ON["operator"]["allowedExtraEnv"])
         assert config.hmac_secret_name == "my-hmac" and config.tick_interval == 15
+        assert config.reconcile_workers == 4
         assert config.conductorone_base_url == "https://c1-proxy.example.com"
         assert c["image"] == f"ghcr.io/celigo-operator/celigo-operator:0.1.0@{DIGEST}"
         assert pod["nodeSelector"] and pod["tolerations"] and pod["affinity"] and pod["priorityClassName"]
