@@ -1,5 +1,5 @@
 """The watch-fed caches: newer resourceVersions win whichever path brought them, DELETED drops, a miss goes
-to the API, hits are copies, and managedFields are not kept."""
+to the API, hits are copies, and managedFields (and a Deployment's status conditions) are not kept."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from celigo_operator import manifests
 from celigo_operator.caches import CONNECTORS, DEPLOYMENTS, PODS, SECRETS, CachedKube, slim
 
 
@@ -24,11 +25,11 @@ def test_newer_wins_and_deleted_drops() -> None:
     k = kube()
     k.observe(DEPLOYMENTS, None, obj("d", "5"))
     k.observe(DEPLOYMENTS, "MODIFIED", obj("d", "4"))  # older: ignored
-    assert k.store[DEPLOYMENTS]["ns/d"]["metadata"]["resourceVersion"] == "5"
+    assert k.peek(DEPLOYMENTS, "ns", "d")["metadata"]["resourceVersion"] == "5"
     k.observe(DEPLOYMENTS, "MODIFIED", obj("d", "7"))
-    assert k.store[DEPLOYMENTS]["ns/d"]["metadata"]["resourceVersion"] == "7"
+    assert k.peek(DEPLOYMENTS, "ns", "d")["metadata"]["resourceVersion"] == "7"
     k.observe(DEPLOYMENTS, "ADDED", obj("d", "2", uid="u2"))  # a new object of the same name
-    assert k.store[DEPLOYMENTS]["ns/d"]["metadata"]["uid"] == "u2"
+    assert k.peek(DEPLOYMENTS, "ns", "d")["metadata"]["uid"] == "u2"
     k.observe(DEPLOYMENTS, "DELETED", obj("d", "8", uid="u2"))
     assert "ns/d" not in k.store[DEPLOYMENTS]
     k.close()
@@ -46,7 +47,7 @@ def test_hits_are_copies_and_misses_go_to_the_api() -> None:
     hit = asyncio.run(k.get_secret("ns", "s"))
     assert hit is not None
     hit["metadata"]["name"] = "changed"
-    assert k.store[SECRETS]["ns/s"]["metadata"]["name"] == "s"
+    assert k.peek(SECRETS, "ns", "s")["metadata"]["name"] == "s"
     import celigo_operator.kube as kube_module
 
     original = kube_module.Kube.get_secret
@@ -129,4 +130,26 @@ def test_the_connector_cache_keeps_our_own_newer_write() -> None:
     k.observe(CONNECTORS, "MODIFIED", obj("c", "11"))  # the watch catching up: older, ignored
     got = asyncio.run(k.connector("ns", "c"))
     assert got is not None and got["metadata"]["resourceVersion"] == "12"
+    k.close()
+
+
+def test_deployments_keep_their_spec_metadata_and_rollout_counts_only() -> None:
+    k = kube()
+    k.synced = True
+    dep = obj("d", "3", managedFields=[{"manager": "kube-controller-manager"}], labels={"a": "b"}, generation=2)
+    dep["spec"] = {"replicas": 1, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}
+    dep["status"] = {
+        "observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1, "readyReplicas": 1,
+        "conditions": [{"type": "Available", "status": "True", "message": "Deployment has minimum availability."}],
+    }
+    k.observe(DEPLOYMENTS, "ADDED", dep)
+    got = asyncio.run(k.get_deployment("ns", "d"))
+    assert got is not None
+    assert got["spec"] == dep["spec"] and got["metadata"]["labels"] == {"a": "b"}
+    assert "managedFields" not in got["metadata"]
+    assert got["status"] == {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}
+    assert manifests.rollout(got) == manifests.rollout(dep)
+    assert "conditions" in dep["status"] and "managedFields" in dep["metadata"], "the event is not changed"
+    got["spec"]["replicas"] = 5  # a copy: the next read is as stored
+    assert asyncio.run(k.get_deployment("ns", "d"))["spec"]["replicas"] == 1  # type: ignore[index]
     k.close()
