@@ -41,6 +41,10 @@ def _snapshot_on_trigger(out: Path, stop: threading.Event) -> None:
                 lines.append("--- growth since the previous snapshot, by lineno ---")
                 lines += [str(s) for s in snap.compare_to(previous, "lineno")[:40]]
                 lines.append("")
+                if tracemalloc.get_traceback_limit() > 1:
+                    lines.append("--- growth since the previous snapshot, by traceback ---")
+                    for diff in snap.compare_to(previous, "traceback")[:15]:
+                        lines += [str(diff), *diff.traceback.format(most_recent_first=True), ""]
             previous = snap
             out.write_text("\n".join(lines))
         time.sleep(0.2)
@@ -51,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--cpu", type=Path, help="write cProfile stats (and a .txt summary) here on exit")
     group.add_argument("--mem", type=Path, help="write tracemalloc top stats here when <file>.trigger appears")
+    parser.add_argument("--frames", type=int, default=1,
+                        help="--mem: frames kept per allocation (more: who allocated, and a slower start)")
     parser.add_argument("run_args", nargs="*", help="arguments after `celigo-operator run`")
     args = parser.parse_args(argv)
     if args.cpu:
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGUSR1, dump)
         profiler.enable()
         return int(cli.main(["run", *args.run_args]) or 0)
-    tracemalloc.start(1)  # one frame: deeper traces slow the import of kopf and kubernetes past a minute
+    tracemalloc.start(args.frames)  # one frame by default: deeper traces slow the import of kopf past a minute
     stop = threading.Event()
     threading.Thread(target=_snapshot_on_trigger, args=(args.mem, stop), daemon=True).start()
     try:
