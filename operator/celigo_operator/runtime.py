@@ -18,6 +18,7 @@ import kopf
 from kubernetes import client as k8s
 
 from celigo_operator import api, caches, handlers, manifests, metrics, observe, rotation, waves
+from celigo_operator import conditions as cond
 from celigo_operator.caches import CachedKube
 from celigo_operator.config import OperatorConfig
 from celigo_operator.health import HealthChecker
@@ -164,6 +165,9 @@ class Runtime:
             or (seen is not None and seen != self.fingerprints[key])
             or not status.get("lastCheckTime")  # never checked: new (listed as the watch started)
             or status.get("observedGeneration") != meta.get("generation")  # its spec changed meanwhile
+            # first seen by this process (a resume): its labels or annotations (the refresh annotation)
+            # changed after its last check, while no operator watched
+            or (seen is None and metadata_written_after(meta, status.get("lastCheckTime")))
         )
         own = self.writer.written.get(key) if self.writer is not None else None
         if own and own == meta.get("resourceVersion") and not check_now:
@@ -476,6 +480,31 @@ def without_managed_fields(body: Mapping[str, Any]) -> Mapping[str, Any]:
     if not meta or "managedFields" not in meta:
         return body
     return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
+def metadata_written_after(meta: Mapping[str, Any], since: str | None) -> bool:
+    """Whether the labels or annotations (not the kopf.* ones earlier versions kept) were written after
+    `since` (an RFC 3339 time to the second), as the API server's managedFields tell: the time of an entry is
+    when its manager last changed a field it owns, so an entry that owns labels or annotations and is newer
+    than the last check may have changed them meanwhile. Later by a whole second: a check written in the second
+    of a change may have seen it, and a thousand connectors checked in the second they were created are not
+    all checked again at every restart. What this misses, a change in the very second of the last check
+    before the operator stopped, is caught by the next scheduled check."""
+    checked = cond.parse_time(since)
+    if checked is None:
+        return False
+    for entry in meta.get("managedFields") or []:
+        if entry.get("subresource"):
+            continue
+        fields = ((entry.get("fieldsV1") or {}).get("f:metadata")) or {}
+        labels, annotations = fields.get("f:labels") or {}, fields.get("f:annotations") or {}
+        owned = [k for k in labels if k != "."] + [
+            k for k in annotations if k != "." and not k.startswith(f"f:{KOPF_PREFIX}")
+        ]
+        written = cond.parse_time(entry.get("time"))
+        if owned and written is not None and written > checked:
+            return True
+    return False
 
 
 def fingerprint(meta: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -17,6 +17,7 @@ import pytest
 from celigo_testkit.faultproxy import FaultProxy, ProxyFault
 from celigo_testkit.harness import wait_for
 from e2e.test_events_controller import NO_TICKS, ready_connector, template_version
+from e2e.test_health import token_of
 from e2e.test_rotation_support import rotating_connector, rotation
 
 from support.world import GROUP, PLURAL, VERSION, world
@@ -71,6 +72,26 @@ def test_a_held_conductorone_credential_keeps_its_finalizer_and_is_revoked_on_de
                  what="deleted after the revoke")
         revoked = {c["id"]: c["revoked"] for c in w.c1.credentials(s.app, s.connector)}
         assert revoked[held], "revoked on delete"
+
+
+def test_a_refresh_asked_while_the_operator_was_stopped_is_checked_at_restart(tmp_path: Path) -> None:
+    """The refresh annotation set with no operator running still forces a check once one starts: the
+    connector's managedFields tell its annotations were written after its last check. The health interval is
+    a day, so no scheduled check could come within the test's deadline instead."""
+    with world(tmp_path, **NO_TICKS) as w:
+        ns, obj = ready_connector(w, healthCheck={"interval": "24h"})
+        assert w.operator is not None
+        w.operator.stop()
+        w.celigo.revoke_token(token_of(w, ns))
+        checked = obj["status"]["lastCheckTime"]
+        # managedFields times are to the second: the annotation must be written in a later second.
+        wait_for(lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) > checked, 5, what="a new second")
+        w.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, ns, PLURAL, "celigo",
+            {"metadata": {"annotations": {"celigo-operator.io/refresh": str(time.time_ns())}}},
+        )
+        w.start_operator("restarted.log", **NO_TICKS)
+        w.wait_condition(ns, "celigo", "CredentialsValid", "False", "TokenRejected", timeout=60)
 
 
 @pytest.mark.realkube

@@ -1,7 +1,8 @@
 """Which watch events queue a connector: a Deployment or Pod event queues its owner only when it changes what a
 pass reads (a Deployment's spec, owners, wave annotations and rollout counts; a Pod's problem), so the status
-updates a rollout brings cost a pass each only where the connector's status can change. And kopf's diff base,
-which the operator does not use, is never built.
+updates a rollout brings cost a pass each only where the connector's status can change. A connector whose
+labels or annotations were written after its last check, seen first by a (re)started operator, is checked
+now. And kopf's diff base, which the operator does not use, is never built.
 
 The runtime is driven directly: its cache is the real `CachedKube`, filled by the events as kopf would feed it
 (its synced state is that of an empty cluster, so no read goes to an API server), and its queue the real
@@ -22,7 +23,7 @@ from celigo_operator import api, manifests, waves
 from celigo_operator.caches import CachedKube
 from celigo_operator.config import OperatorConfig
 from celigo_operator.queue import WorkQueue
-from celigo_operator.runtime import NoDiffBase, Runtime, refuse_change_handlers
+from celigo_operator.runtime import NoDiffBase, Runtime, metadata_written_after, refuse_change_handlers
 
 NS, OWNER, OWNER_UID = "team", "conn", "uid-conn"
 
@@ -156,3 +157,34 @@ def test_no_diff_base_is_built_and_change_handlers_are_refused() -> None:
 
     with pytest.raises(RuntimeError, match="diff base"):
         refuse_change_handlers(registry)
+
+
+def managed(time: str, *, labels: tuple[str, ...] = (), annotations: tuple[str, ...] = (),
+            subresource: str | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    if labels:
+        meta["f:labels"] = {".": {}, **{f"f:{k}": {} for k in labels}}
+    if annotations:
+        meta["f:annotations"] = {".": {}, **{f"f:{k}": {} for k in annotations}}
+    entry: dict[str, Any] = {"manager": "m", "operation": "Update", "time": time,
+                             "fieldsV1": {"f:metadata": meta, "f:spec": {"f:region": {}}}}
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
+
+
+def test_labels_or_annotations_written_after_the_last_check_force_one_at_resume() -> None:
+    checked = "2026-01-01T10:00:00Z"
+    later, same = "2026-01-01T10:00:01Z", "2026-01-01T10:00:00Z"
+
+    def after(*entries: dict[str, Any], since: str | None = checked) -> bool:
+        return metadata_written_after({"managedFields": list(entries)}, since)
+
+    assert after(managed(later, annotations=("celigo-operator.io/refresh",)))
+    assert after(managed(later, labels=("team",)))
+    assert not after(managed(same, annotations=("celigo-operator.io/refresh",)))  # the check may have seen it
+    assert not after(managed(later))  # spec only: its generation tells
+    assert not after(managed(later, annotations=("kopf.celigo-operator.io/last-handled-configuration",)))
+    assert not after(managed(later, labels=("team",), subresource="status"))
+    assert not after(managed(later, labels=("team",)), since=None)  # never checked: checked anyway
+    assert after(managed(same, labels=("a",)), managed(later, annotations=("celigo-operator.io/refresh",)))
