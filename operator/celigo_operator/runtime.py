@@ -181,7 +181,7 @@ class Runtime:
         if self.kube is not None:  # None before startup: the startup list fills the cache
             self.kube.observe(kind, event.get("type"), without_managed_fields(event.get("object") or {}))
 
-    async def child_event(self, kind: str, event: Mapping[str, Any]) -> bool:
+    def child_event(self, kind: str, event: Mapping[str, Any]) -> bool:
         """A Deployment or Pod of a connector changed: into the cache, and its owner queued if the change can
         matter to a pass (rollouts are followed by these events). A pass reads of a Deployment its spec (the
         generation), its owner, the waves' annotations and its rollout counts, and of a Pod only the problem
@@ -198,7 +198,7 @@ class Runtime:
             changed = True
         else:
             # What the cache holds: the last event, or the write of the pass that made it (its echo is no news).
-            before = await self.kube.get_deployment(ns, name)
+            before = self.kube.peek(caches.DEPLOYMENTS, ns, name)
             changed = before is None or deployment_view(before) != deployment_view(body)
         self.cache_event(kind, event)
         if not changed:

@@ -11,7 +11,6 @@ The runtime is driven directly: its cache is the real `CachedKube`, filled by th
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from typing import Any
 
@@ -80,7 +79,7 @@ def pod(rv: int, waiting: str | None = None, restarts: int = 0) -> dict[str, Any
 
 def feed(rt: Runtime, kind: str, event_type: str, body: dict[str, Any]) -> bool:
     """One watch event; whether it left the owner waiting in the queue (which is emptied after)."""
-    asyncio.run(rt.child_event(kind, {"type": event_type, "object": copy.deepcopy(body)}))
+    rt.child_event(kind, {"type": event_type, "object": copy.deepcopy(body)})
     assert rt.queue is not None
     queued = f"{NS}/{OWNER}" in rt.queue.pending
     rt.queue.pending.clear()
