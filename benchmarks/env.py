@@ -5,16 +5,24 @@ Every actor authenticates as its own ServiceAccount (the operator with the RBAC 
 the minimal kopf operator with cluster-admin), so the API server's audit log tells their requests apart by
 user: request counts come from the server, not from the machine. The bench's own watches (the stopwatch)
 run as the admin user and are never counted.
+
+The operator and the minimal kopf operator run as the image runs the operator: on an interpreter whose
+site-packages hold the operator's runtime dependencies only (`image_python`), not the dev venv the bench
+itself runs in. The dev venv has packages the image lacks, and some are imported when present (the
+`kubernetes` package imports kubernetes_validate and with it jsonschema; httpx imports rich and pygments for
+its command line): they cost both processes about 10 MiB the image never spends.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import importlib.metadata
 import json
 import os
+import shutil
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -29,6 +37,8 @@ import httpx
 import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from celigo_operator import api, manifests
 from celigo_testkit.controlplane import AuditRecord, ControlPlane, free_port
@@ -48,6 +58,61 @@ RBAC_KINDS = ("Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding
 #: Requests that do not scale with the resources: leader election and (re)opened watch streams.
 FIXED_RESOURCES = ("leases",)
 FIXED_VERBS = ("watch",)
+
+
+def runtime_distributions(name: str = "celigo-operator") -> list[importlib.metadata.Distribution]:
+    """`name` and what it requires, recursively, without extras: what `pip install` puts in the image."""
+    found: dict[str, importlib.metadata.Distribution] = {}
+    todo = [name]
+    while todo:
+        key = canonicalize_name(todo.pop())
+        if key in found:
+            continue
+        dist = found[key] = importlib.metadata.distribution(key)
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return list(found.values())
+
+
+@functools.cache
+def image_python() -> str:
+    """The interpreter of a virtualenv (made once per bench process, removed at exit) whose site-packages
+    hold what the image's /opt/venv holds: the operator and its runtime dependencies, linked from this venv
+    (the operator package from the source tree, as the editable install has it)."""
+    import atexit
+    import sysconfig
+    import tempfile
+    import venv
+
+    root = Path(tempfile.mkdtemp(prefix="celigo-bench-image-venv-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(root)
+    target = Path(sysconfig.get_path("purelib", vars={"base": str(root), "platbase": str(root)}))
+    here = Path(sysconfig.get_path("purelib"))
+    for dist in runtime_distributions():
+        tops = {f.parts[0] for f in dist.files or [] if f.parts and f.parts[0] != ".."}
+        if canonicalize_name(dist.metadata["Name"]) == "celigo-operator":  # editable: its finder, not files
+            (target / "celigo_operator").symlink_to(ROOT / "operator" / "celigo_operator")
+            tops = {t for t in tops if t.endswith(".dist-info")}
+        for top in sorted(tops - {"__pycache__"}):
+            if (here / top).exists() and not (target / top).exists() and not top.endswith(".pth"):
+                (target / top).symlink_to(here / top)
+    return str(root / "bin" / "python")
+
+
+class ImageOperator(OperatorProcess):
+    """`python -m celigo_operator run` on the image's packages (`image_python`)."""
+
+    def start(self) -> ImageOperator:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [image_python(), "-m", "celigo_operator", "run", *self.args],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return self
 
 
 def sa_user(namespace: str, name: str) -> str:
@@ -389,14 +454,14 @@ def summary(counts: Counter[str], n: int) -> dict[str, Any]:
 
 
 class KopfMinimal(OperatorProcess):
-    """benchmarks.kopf_minimal under `kopf run` (a process, like the operator)."""
+    """benchmarks.kopf_minimal under `kopf run` (a process, like the operator, on the same packages)."""
 
     def start(self) -> KopfMinimal:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         path = os.pathsep.join(p for p in (str(ROOT), self.env.get("PYTHONPATH", "")) if p)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kopf", "run", "--standalone", "--all-namespaces", "--log-format=plain",
+                [image_python(), "-m", "kopf", "run", "--standalone", "--all-namespaces", "--log-format=plain",
                  "--quiet", str(ROOT / "benchmarks" / "kopf_minimal.py")],
                 env={**self.env, "PYTHONPATH": path}, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, cwd=ROOT,

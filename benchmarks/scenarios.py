@@ -3,8 +3,8 @@ another's objects or backlog. Each returns plain dicts that go into results/late
 
 - floor: a bare client doing the writes (CR, Secret, Deployment, status patch per resource, 8 threads);
 - kopf_minimal: benchmarks/kopf_minimal.py doing the same writes;
-- operator: the operator process with deploy/'s RBAC and its ServiceAccount token, two replicas with leader
-  election (the second started once the first converged): convergence, requests per resource, RSS, idle
+- operator: the operator process (on the image's packages: env.image_python) with deploy/'s RBAC and its
+  ServiceAccount token, two replicas with leader election (the second started once the first converged): convergence, requests per resource, RSS, idle
   rate, and the leader killed with a change made in the gap;
 - latency: a source Secret change until the Deployment's pod template carries the new (verified)
   credentials, at N=1 and N=100; then the request rate while those connectors' pods stay Pending.
@@ -30,6 +30,7 @@ from .env import (
     BENCH_NS,
     OPERATOR_SA,
     Bench,
+    ImageOperator,
     KopfMinimal,
     Watcher,
     api_client,
@@ -161,7 +162,7 @@ def operator(workdir: Path, n: int, *, per_namespace: int, timeout: float, settl
         keys = bench.layout("op", n, per_namespace)
         ha = {"CELIGO_OPERATOR_LEADER_ELECTION": "true"}
         mark = bench.audit_mark()
-        leader = bench.start_process(OperatorProcess(
+        leader = bench.start_process(ImageOperator(
             bench.operator_env(kubeconfig, CELIGO_OPERATOR_IDENTITY="replica-a", **ha), bench.workdir / "a.log"))
         startup = bench.wait_watching(OPERATOR_USER, api.PLURAL, mark, leader)
         time.sleep(2.0)
@@ -183,7 +184,7 @@ def operator(workdir: Path, n: int, *, per_namespace: int, timeout: float, settl
         out["rss_mib_ready"] = round(rss_mib(_pid(leader)), 1)
 
         # The second replica, a standby: it only polls the Lease (fixed traffic in the idle window).
-        standby = bench.start_process(OperatorProcess(
+        standby = bench.start_process(ImageOperator(
             bench.operator_env(kubeconfig, CELIGO_OPERATOR_IDENTITY="replica-b", **ha), bench.workdir / "b.log"))
         out["standby_up_s"] = round(_wait_healthy(standby), 1)
         bench.wait_quiet(OPERATOR_USER, quiet=5.0, timeout=60.0)  # its startup requests are not idle traffic
@@ -268,7 +269,7 @@ def latency_and_pending(workdir: Path, sizes: list[int], *, per_namespace: int, 
     with bench_world(workdir / "latency") as bench:
         kubeconfig = bench.install_operator_rbac()
         mark = bench.audit_mark()
-        proc = bench.start_process(OperatorProcess(bench.operator_env(kubeconfig), bench.workdir / "op.log"))
+        proc = bench.start_process(ImageOperator(bench.operator_env(kubeconfig), bench.workdir / "op.log"))
         bench.wait_watching(OPERATOR_USER, api.PLURAL, mark, proc)
         out: dict[str, Any] = {"latency": []}
         total = 0
