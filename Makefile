@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml testkit/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]' -e './testkit[pytest]'
 	touch $(STAMP)
 
-# Two pytest-xdist workers, each test file whole on one of them (a module's shared world and operator stay in
-# one process); each worker starts its own real control plane. PYTEST_WORKERS=0: one process.
-PYTEST_WORKERS ?= 2
+# Four pytest-xdist workers (2 cores: much of an e2e test waits on the API server or the operator), each test
+# file whole on one of them (a module's shared world and operator stay in one process), handed out longest first
+# (tests/support/schedule.py, tests/durations.json); each worker starts its own real control plane.
+# PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 4
 test: venv k8s-assets prometheus-tools
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
