@@ -170,6 +170,64 @@ class _QueueCollector(Collector):
         )
 
 
+class _Series:
+    """One series of a ConnectorGauge, as `labels(...)` hands it out (prometheus_client's child API)."""
+
+    __slots__ = ("gauge", "key")
+
+    def __init__(self, gauge: ConnectorGauge, key: tuple[str, ...]) -> None:
+        self.gauge, self.key = gauge, key
+
+    def set(self, value: float) -> None:
+        self.gauge.set(self.key, value)
+
+
+class ConnectorGauge(Collector):
+    """A gauge with one series per connector (labels namespace, name and maybe more), its values in one dict
+    read at scrape time. prometheus_client's Gauge keeps an object with two locks per series, about 700 bytes:
+    7 MiB for the ten series of each of 1000 connectors; this keeps a dict entry, about 120 bytes. Same
+    exposition, same `labels(...).set(v)` and `remove(...)` (KeyError when absent)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Iterable[str], registry: CollectorRegistry) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._labelnames = tuple(labelnames)
+        self._values: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+        registry.register(self)
+
+    def _key(self, values: tuple[Any, ...]) -> tuple[str, ...]:
+        if len(values) != len(self._labelnames):
+            raise ValueError(f"{self._name} takes labels {self._labelnames}, got {values!r}")
+        return tuple(str(v) for v in values)
+
+    def labels(self, *values: Any) -> _Series:
+        return _Series(self, self._key(values))
+
+    def set(self, key: tuple[str, ...], value: float) -> None:
+        with self._lock:
+            self._values[key] = float(value)
+
+    def remove(self, *values: Any) -> None:
+        key = self._key(values)
+        with self._lock:
+            del self._values[key]
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(self._name, self._documentation, labels=self._labelnames)
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        yield self._family()
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = self._family()
+        with self._lock:
+            items = list(self._values.items())
+        for key, value in items:
+            family.add_metric(list(key), value)
+        yield family
+
+
 def _timestamp(when: datetime | float | None) -> float:
     if when is None:
         return time.time()
@@ -203,7 +261,7 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=r,
         )
-        self.ready = Gauge(
+        self.ready = ConnectorGauge(
             "celigoconnector_ready",
             "1 when the CeligoConnector's Ready condition is True, else 0.",
             ["namespace", "name"],
@@ -233,7 +291,7 @@ class Metrics:
             ["namespace", "result"],
             registry=r,
         )
-        self.last_health_check = Gauge(
+        self.last_health_check = ConnectorGauge(
             "celigoconnector_last_successful_health_check_timestamp_seconds",
             "Unix time of the last successful Celigo health check of a connector.",
             ["namespace", "name"],
@@ -245,80 +303,80 @@ class Metrics:
             ["namespace", "result"],
             registry=r,
         )
-        self.last_rotation = Gauge(
+        self.last_rotation = ConnectorGauge(
             "celigoconnector_last_rotation_timestamp_seconds",
             "Unix time of the last successful credential rotation of a connector.",
             ["namespace", "name"],
             registry=r,
         )
-        self.ready_condition = Gauge(
+        self.ready_condition = ConnectorGauge(
             "celigoconnector_ready_condition",
             "1 for the CeligoConnector's current Ready status and reason (one series per connector).",
             ["namespace", "name", "status", "reason"],
             registry=r,
         )
-        self.rotation_condition = Gauge(
+        self.rotation_condition = ConnectorGauge(
             "celigoconnector_rotation_condition",
             "1 for the CeligoConnector's current Rotation condition status and reason (only while a flow is "
             "enabled).",
             ["namespace", "name", "status", "reason"],
             registry=r,
         )
-        self.credentials_rejected = Gauge(
+        self.credentials_rejected = ConnectorGauge(
             "celigoconnector_credentials_rejected",
             "1 while a changed credential set failed verification and was not rolled out (rejectedVersion).",
             ["namespace", "name"],
             registry=r,
         )
-        self.credential_expiry = Gauge(
+        self.credential_expiry = ConnectorGauge(
             "celigoconnector_credential_expiry_timestamp_seconds",
             "Unix time the credential in use expires, when the operator can read it.",
             ["namespace", "name", "credential"],
             registry=r,
         )
-        self.rotation_in_progress = Gauge(
+        self.rotation_in_progress = ConnectorGauge(
             "celigoconnector_rotation_in_progress",
             "1 while a rotation journal flow runs (step not Idle).",
             ["namespace", "name"],
             registry=r,
         )
-        self.rotation_step = Gauge(
+        self.rotation_step = ConnectorGauge(
             "celigoconnector_rotation_step",
             "1 for the rotation journal's current step (one series per connector with a journal).",
             ["namespace", "name", "step"],
             registry=r,
         )
-        self.rotation_started = Gauge(
+        self.rotation_started = ConnectorGauge(
             "celigoconnector_rotation_started_timestamp_seconds",
             "Unix time the running rotation started (only while one runs).",
             ["namespace", "name"],
             registry=r,
         )
-        self.rotation_attempts = Gauge(
+        self.rotation_attempts = ConnectorGauge(
             "celigoconnector_rotation_failed_attempts",
             "Failed attempts of the running rotation's current step (backoff).",
             ["namespace", "name"],
             registry=r,
         )
-        self.inventory_users = Gauge(
+        self.inventory_users = ConnectorGauge(
             "celigoconnector_inventory_users",
             "Celigo users (account shares).",
             ["namespace", "name"],
             registry=r,
         )
-        self.inventory_integration_only_users = Gauge(
+        self.inventory_integration_only_users = ConnectorGauge(
             "celigoconnector_inventory_integration_only_users",
             "Celigo users with access to single integrations only.",
             ["namespace", "name"],
             registry=r,
         )
-        self.inventory_integrations = Gauge(
+        self.inventory_integrations = ConnectorGauge(
             "celigoconnector_inventory_integrations",
             "Celigo integrations.",
             ["namespace", "name"],
             registry=r,
         )
-        self.inventory_roles = Gauge(
+        self.inventory_roles = ConnectorGauge(
             "celigoconnector_inventory_users_by_role",
             "Celigo users per account access level.",
             ["namespace", "name", "role"],
@@ -434,7 +492,7 @@ class Metrics:
         else:
             self.rotation_started.labels(namespace, name).set(started)
 
-    def _one(self, gauge: Gauge, namespace: str, name: str, labels: tuple[str, ...] | None) -> None:
+    def _one(self, gauge: ConnectorGauge, namespace: str, name: str, labels: tuple[str, ...] | None) -> None:
         """Keep exactly one series of `gauge` for the connector, with these extra labels (None: none)."""
         key = (gauge._name, namespace, name)
         with self._lock:
@@ -447,7 +505,7 @@ class Metrics:
             gauge.labels(namespace, name, *labels).set(1)
 
     @staticmethod
-    def _remove(gauge: Gauge, *labels: str) -> None:
+    def _remove(gauge: ConnectorGauge, *labels: str) -> None:
         try:
             gauge.remove(*labels)
         except KeyError:
