@@ -465,10 +465,7 @@ def deployment_view(body: Mapping[str, Any]) -> tuple[Any, ...]:
         [ref.get("uid") for ref in meta.get("ownerReferences") or []],
         annotations.get(waves.ANNOTATION_INPUTS),
         annotations.get(waves.ANNOTATION_TEMPLATE),
-        status.get("observedGeneration"),
-        status.get("replicas"),
-        status.get("updatedReplicas"),
-        status.get("availableReplicas"),
+        *(status.get(count) for count in caches.DEPLOYMENT_STATUS),  # all of its status the cache keeps
     )
 
 
